@@ -1,0 +1,204 @@
+//! The normalised traffic event every parser produces and every later stage consumes.
+//!
+//! Two shapes: [`Event`] borrows its string fields from the input line (what a parser returns,
+//! zero-copy), and [`Record`] is the compact, owned, `Copy` form that crosses channels into the
+//! aggregator. JSON exists only at the edges (`socwall parse`, the HTTP API).
+
+use std::net::IpAddr;
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+/// IP protocol, by IANA number; names follow the IANA keyword list (`ipv6-icmp`, not `icmpv6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Proto(pub u8);
+
+impl Proto {
+    pub const ICMP: Proto = Proto(1);
+    pub const IGMP: Proto = Proto(2);
+    pub const TCP: Proto = Proto(6);
+    pub const UDP: Proto = Proto(17);
+    pub const GRE: Proto = Proto(47);
+    pub const ESP: Proto = Proto(50);
+    pub const AH: Proto = Proto(51);
+    pub const ICMPV6: Proto = Proto(58);
+    pub const SCTP: Proto = Proto(132);
+
+    /// The lowercase IANA keyword, or `None` when this build does not name the number
+    /// (callers then print the number itself).
+    pub fn keyword(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "icmp",
+            2 => "igmp",
+            4 => "ipv4",
+            6 => "tcp",
+            17 => "udp",
+            41 => "ipv6",
+            47 => "gre",
+            50 => "esp",
+            51 => "ah",
+            58 => "ipv6-icmp",
+            89 => "ospf",
+            103 => "pim",
+            112 => "vrrp",
+            115 => "l2tp",
+            132 => "sctp",
+            136 => "udplite",
+            _ => return None,
+        })
+    }
+
+    /// Parses a protocol name or number as logs print it (`TCP`, `tcp`, `6`, `icmpv6`, `ICMPv6`,
+    /// `ipv6-icmp`, `proto-50`...). Case-insensitive; no allocation.
+    pub fn from_name(s: &[u8]) -> Option<Proto> {
+        if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
+            let mut n: u32 = 0;
+            for &b in s {
+                n = n * 10 + u32::from(b - b'0');
+                if n > 255 {
+                    return None;
+                }
+            }
+            return Some(Proto(n as u8));
+        }
+        let mut buf = [0u8; 16];
+        if s.len() > buf.len() {
+            return None;
+        }
+        for (d, b) in buf.iter_mut().zip(s) {
+            *d = b.to_ascii_lowercase();
+        }
+        let n = match &buf[..s.len()] {
+            b"icmp" => 1,
+            b"igmp" => 2,
+            b"ipip" | b"ipencap" | b"ipv4" => 4,
+            b"tcp" => 6,
+            b"udp" => 17,
+            b"ipv6" => 41,
+            b"gre" => 47,
+            b"esp" => 50,
+            b"ah" => 51,
+            b"ipv6-icmp" | b"icmpv6" | b"icmp6" | b"ipv6icmp" => 58,
+            b"ospf" | b"ospfigp" => 89,
+            b"pim" => 103,
+            b"vrrp" | b"carp" => 112,
+            b"l2tp" => 115,
+            b"sctp" => 132,
+            b"udplite" => 136,
+            _ => return None,
+        };
+        Some(Proto(n))
+    }
+
+    /// True for protocols that carry port numbers.
+    pub fn has_ports(self) -> bool {
+        matches!(self.0, 6 | 17 | 132 | 136)
+    }
+}
+
+/// The firewall's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+/// Direction relative to the device that logged the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// One traffic event as a parser sees it: borrowed strings, no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Event<'a> {
+    pub ts: Option<Micros>,
+    pub src_ip: Option<IpAddr>,
+    pub dst_ip: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub proto: Option<Proto>,
+    pub action: Option<Action>,
+    pub direction: Option<Direction>,
+    pub iface: Option<&'a str>,
+    pub bytes: Option<u64>,
+    pub packets: Option<u64>,
+    pub rule: Option<&'a str>,
+    pub dns_qtype: Option<&'a str>,
+    pub dns_qname: Option<&'a str>,
+}
+
+/// Compact owned event for the aggregator (no strings: what the windows and detectors count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// Event time from the log, when it had one.
+    pub ts: Option<Micros>,
+    pub src_ip: Option<IpAddr>,
+    pub dst_ip: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub proto: Option<Proto>,
+    pub action: Option<Action>,
+    pub direction: Option<Direction>,
+    pub bytes: u64,
+    pub packets: u64,
+    /// The line carried a DNS query (decoded or truncated).
+    pub dns_query: bool,
+}
+
+impl Event<'_> {
+    /// The owned compact form. `packets` defaults to 1 when the log does not say (one line, at
+    /// least one packet); `bytes` to 0.
+    pub fn record(&self) -> Record {
+        Record {
+            ts: self.ts,
+            src_ip: self.src_ip,
+            dst_ip: self.dst_ip,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            proto: self.proto,
+            action: self.action,
+            direction: self.direction,
+            bytes: self.bytes.unwrap_or(0),
+            packets: self.packets.unwrap_or(1),
+            dns_query: self.dns_qtype.is_some() || self.dns_qname.is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proto_names_round_trip() {
+        assert_eq!(Proto::from_name(b"TCP"), Some(Proto::TCP));
+        assert_eq!(Proto::from_name(b"icmpv6"), Some(Proto::ICMPV6));
+        assert_eq!(Proto::from_name(b"ICMPv6"), Some(Proto::ICMPV6));
+        assert_eq!(Proto::from_name(b"50"), Some(Proto::ESP));
+        assert_eq!(Proto::from_name(b"256"), None);
+        assert_eq!(Proto::from_name(b""), None);
+        assert_eq!(Proto::from_name(b"bogus"), None);
+        assert_eq!(Proto::ICMPV6.keyword(), Some("ipv6-icmp"));
+        assert_eq!(Proto(253).keyword(), None);
+    }
+}
