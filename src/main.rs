@@ -1,1 +1,4 @@
-fn main() {}
+//! The `socwall` binary: parse the command line and hand over to the library.
+fn main() -> std::process::ExitCode {
+    socwall::cli::main()
+}

@@ -56,3 +56,5 @@ pub enum Outcome<'a> {
     /// Looked like this format but could not be read; the reason says what was wrong.
     Error(&'static str),
 }
+
+pub mod cmd;
