@@ -1,10 +1,24 @@
 //! socwall: live SOC video-wall daemon — table of contents.
 //!
 //! Data flows through bounded channels, one stage per module:
-//! `tail` (files → line batches) → `parse` (lines → compact records) → `aggregate` (rolling
-//! windows, top-N, feed health; one owner, no locks) → `hub` (serialise once per tick) → `web`
-//! (HTTP API, WebSocket fan-out, embedded wall page).
+//! [`tail`] (files → line batches, on its own thread) → [`parse`] (lines → compact records) →
+//! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks) → [`hub`] (serialise
+//! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
+//! [`daemon`] wires them; [`shutdown`] stops them in order.
 
+pub mod aggregate;
+pub mod bench;
 pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod dashboard;
+pub mod demo;
 pub mod event;
+pub mod hub;
 pub mod parse;
+pub mod shutdown;
+pub mod tail;
+pub mod time;
+pub mod web;
+
+pub use daemon::{RunError, run};

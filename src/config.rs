@@ -1,0 +1,713 @@
+//! Configuration: the TOML file (+ `SOCWALL_...` environment overrides) read raw, then validated
+//! once into [`Settings`]. Every error names the file, the line when it can be found, the key, and
+//! what to do about it.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::parse::{Format, FormatSpec};
+use crate::tail::StartAt;
+
+/// Where `socwall run` looks when no `--config` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/socwall/socwall.toml";
+
+/// A configuration problem, ready to print: `file:line: key: message (hint)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw shape: exactly what the file may contain. Unknown keys are errors (a typo must not be
+// silently ignored on a security tool).
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    tail: RawTail,
+    #[serde(default)]
+    aggregate: RawAggregate,
+    #[serde(default)]
+    dashboards: RawDashboards,
+    #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
+    source: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    update_interval: Option<String>,
+    heartbeat_interval: Option<String>,
+    ping_interval: Option<String>,
+    max_clients: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTail {
+    rescan_interval: Option<String>,
+    max_line_bytes: Option<i64>,
+    max_open_files: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAggregate {
+    top_n: Option<i64>,
+    internal_networks: Option<Vec<String>>,
+    learning: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDashboards {
+    dir: Option<String>,
+    default: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: Option<String>,
+    path: Option<String>,
+    format: Option<String>,
+    start_at: Option<String>,
+    quiet_after: Option<String>,
+    silent_after: Option<String>,
+    max_line_bytes: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated settings: what the rest of the program uses. Built once, never re-checked.
+
+/// Everything the daemon needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub tail: TailSettings,
+    pub aggregate: AggregateConfig,
+    pub dashboards: DashboardSettings,
+    pub log_level: String,
+    pub sources: Vec<SourceSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Extra `Origin` values allowed to open `/ws` besides the server's own.
+    pub allowed_origins: Vec<String>,
+    pub update_interval: Duration,
+    pub heartbeat_interval: Duration,
+    pub ping_interval: Duration,
+    pub max_clients: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TailSettings {
+    pub rescan_interval: Duration,
+    pub max_line_bytes: usize,
+    pub max_open_files: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AggregateConfig {
+    pub top_n: usize,
+    pub internal_networks: Vec<String>,
+    pub learning: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DashboardSettings {
+    /// A directory of `*.toml` dashboards that add to (or replace) the built-in ones.
+    pub dir: Option<PathBuf>,
+    pub default: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    pub name: String,
+    pub path: String,
+    pub format: FormatSpec,
+    pub start_at: StartAt,
+    pub quiet_after: Duration,
+    pub silent_after: Duration,
+    pub max_line_bytes: usize,
+}
+
+pub const DEFAULT_INTERNAL_NETWORKS: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                allowed_origins: Vec::new(),
+                update_interval: Duration::from_millis(250),
+                heartbeat_interval: Duration::from_secs(5),
+                ping_interval: Duration::from_secs(20),
+                max_clients: 256,
+            },
+            tail: TailSettings {
+                rescan_interval: Duration::from_secs(1),
+                max_line_bytes: 64 * 1024,
+                max_open_files: 256,
+            },
+            aggregate: AggregateConfig {
+                top_n: 10,
+                internal_networks: DEFAULT_INTERNAL_NETWORKS.iter().map(|s| s.to_string()).collect(),
+                learning: Duration::from_secs(600),
+            },
+            dashboards: DashboardSettings { dir: None, default: "soc-wall".into() },
+            log_level: "info".into(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads and validates a config file, applying `SOCWALL_...` environment overrides.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: None,
+            key: None,
+            message: format!(
+                "cannot read the config file: {e} (pass --config PATH; an annotated example ships as config/socwall.toml)"
+            ),
+        })?;
+        Settings::from_toml(&text, &path.display().to_string(), env_overrides())
+    }
+
+    /// Validates config text. `file` names it in errors; `env` are `SOCWALL_...` overrides.
+    pub fn from_toml(
+        text: &str,
+        file: &str,
+        env: Vec<(String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let loc = Locator { text, file };
+        let env_map: config::Map<String, String> = env.into_iter().collect();
+        let raw: Raw = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("SOCWALL")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.allowed_origins")
+                    .with_list_parse_key("aggregate.internal_networks")
+                    .try_parsing(true)
+                    .source(Some(env_map)),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| loc.from_config_error(e))?;
+        validate(raw, &loc)
+    }
+}
+
+/// `SOCWALL_*` variables of this process, minus `SOCWALL_CONFIG` (a path, not a key).
+pub fn env_overrides() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("SOCWALL_") && k != "SOCWALL_CONFIG" && k.contains("__"))
+        .collect()
+}
+
+fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
+    let mut s = Settings::default();
+    let d = Settings::default();
+
+    if let Some(v) = raw.server.listen {
+        s.server.listen = v.parse().map_err(|_| {
+            loc.err(
+                "server.listen",
+                format!("`{v}` is not an address:port; write e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""),
+            )
+        })?;
+    }
+    if let Some(v) = raw.server.allowed_origins {
+        for o in &v {
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                return Err(loc.err(
+                    "server.allowed_origins",
+                    format!("`{o}` is not an origin; write scheme://host[:port] without a path, e.g. \"https://wall.example.org\""),
+                ));
+            }
+        }
+        s.server.allowed_origins = v;
+    }
+    s.server.update_interval =
+        duration(loc, "server.update_interval", raw.server.update_interval, d.server.update_interval, (50, 10_000))?;
+    s.server.heartbeat_interval = duration(
+        loc,
+        "server.heartbeat_interval",
+        raw.server.heartbeat_interval,
+        d.server.heartbeat_interval,
+        (500, 60_000),
+    )?;
+    s.server.ping_interval =
+        duration(loc, "server.ping_interval", raw.server.ping_interval, d.server.ping_interval, (1_000, 300_000))?;
+    s.server.max_clients = int(loc, "server.max_clients", raw.server.max_clients, d.server.max_clients, (1, 100_000))?;
+
+    s.tail.rescan_interval =
+        duration(loc, "tail.rescan_interval", raw.tail.rescan_interval, d.tail.rescan_interval, (10, 60_000))?;
+    s.tail.max_line_bytes =
+        int(loc, "tail.max_line_bytes", raw.tail.max_line_bytes, d.tail.max_line_bytes, (256, 16 << 20))?;
+    s.tail.max_open_files =
+        int(loc, "tail.max_open_files", raw.tail.max_open_files, d.tail.max_open_files, (1, 65_536))?;
+
+    s.aggregate.top_n = int(loc, "aggregate.top_n", raw.aggregate.top_n, d.aggregate.top_n, (1, 100))?;
+    if let Some(nets) = raw.aggregate.internal_networks {
+        for n in &nets {
+            if !valid_cidr(n) {
+                return Err(loc.err(
+                    "aggregate.internal_networks",
+                    format!("`{n}` is not a CIDR; write address/prefix, e.g. \"10.0.0.0/8\" or \"fd00::/8\""),
+                ));
+            }
+        }
+        s.aggregate.internal_networks = nets;
+    }
+    s.aggregate.learning =
+        duration(loc, "aggregate.learning", raw.aggregate.learning, d.aggregate.learning, (0, 7 * 86_400_000))?;
+
+    if let Some(dir) = raw.dashboards.dir {
+        s.dashboards.dir = Some(PathBuf::from(dir));
+    }
+    if let Some(name) = raw.dashboards.default {
+        if !crate::dashboard::valid_name(&name) {
+            return Err(loc.err(
+                "dashboards.default",
+                format!("`{name}` is not a dashboard name (letters, digits, - and _)"),
+            ));
+        }
+        s.dashboards.default = name;
+    }
+
+    if let Some(level) = raw.log.level {
+        if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+            return Err(loc.err(
+                "log.level",
+                format!("`{level}` is not a log filter; use error, warn, info, debug or trace"),
+            ));
+        }
+        s.log_level = level;
+    }
+
+    for (i, src) in raw.source.into_iter().enumerate() {
+        let at = |key: &str| format!("source[{i}].{key}");
+        let name = src
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| loc.err_item("source", i, "name", "every [[source]] needs a name, shown on the wall".into()))?;
+        if s.sources.iter().any(|o: &SourceSettings| o.name == name) {
+            return Err(loc.err_item("source", i, "name", format!("`{name}` is used by two sources; names must be unique")));
+        }
+        let path = src
+            .path
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| loc.err_item("source", i, "path", "every [[source]] needs a path (a file or a glob such as /var/log/fw.log*)".into()))?;
+        if let Err(e) = glob::Pattern::new(&path) {
+            return Err(loc.err_item("source", i, "path", format!("`{path}` is not a valid glob: {e}")));
+        }
+        let format = match src.format.as_deref() {
+            None | Some("auto") => FormatSpec::Auto,
+            Some(f) => FormatSpec::Fixed(Format::from_name(f).ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                loc.err_item("source", i, "format", format!("unknown format `{f}`; use auto or one of: {}", names.join(", ")))
+            })?),
+        };
+        let start_at = match src.start_at.as_deref() {
+            None | Some("end") => StartAt::End,
+            Some("beginning") => StartAt::Beginning,
+            Some(o) => {
+                return Err(loc.err_item("source", i, "start_at", format!("`{o}` is not allowed; use \"end\" or \"beginning\"")));
+            }
+        };
+        let quiet_after = duration_at(loc, Some(i), &at("quiet_after"), "quiet_after", src.quiet_after, Duration::from_secs(60), (1_000, 7 * 86_400_000))?;
+        let silent_after = duration_at(loc, Some(i), &at("silent_after"), "silent_after", src.silent_after, Duration::from_secs(300), (1_000, 7 * 86_400_000))?;
+        if silent_after < quiet_after {
+            return Err(loc.err_item("source", i, "silent_after", "must not be shorter than quiet_after".into()));
+        }
+        let max_line_bytes = match src.max_line_bytes {
+            None => s.tail.max_line_bytes,
+            Some(v) if (256..=16 << 20).contains(&v) => v as usize,
+            Some(v) => {
+                return Err(loc.err_item("source", i, "max_line_bytes", format!("{v} is out of range; use 256 to 16777216")));
+            }
+        };
+        s.sources.push(SourceSettings { name, path, format, start_at, quiet_after, silent_after, max_line_bytes });
+    }
+    if s.sources.len() > u16::MAX as usize {
+        return Err(loc.err("source", "too many sources".into()));
+    }
+    Ok(s)
+}
+
+fn valid_cidr(s: &str) -> bool {
+    let Some((ip, prefix)) = s.split_once('/') else { return false };
+    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
+    let Ok(prefix) = prefix.parse::<u8>() else { return false };
+    prefix <= if ip.is_ipv4() { 32 } else { 128 }
+}
+
+fn int(loc: &Locator<'_>, key: &str, v: Option<i64>, default: usize, (lo, hi): (i64, i64)) -> Result<usize, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(v) if (lo..=hi).contains(&v) => Ok(v as usize),
+        Some(v) => Err(loc.err(key, format!("{v} is out of range; use {lo} to {hi}"))),
+    }
+}
+
+fn duration(
+    loc: &Locator<'_>,
+    key: &str,
+    v: Option<String>,
+    default: Duration,
+    range_ms: (u64, u64),
+) -> Result<Duration, ConfigError> {
+    duration_at(loc, None, key, key.rsplit('.').next().unwrap_or(key), v, default, range_ms)
+}
+
+fn duration_at(
+    loc: &Locator<'_>,
+    source: Option<usize>,
+    key: &str,
+    short: &str,
+    v: Option<String>,
+    default: Duration,
+    (lo, hi): (u64, u64),
+) -> Result<Duration, ConfigError> {
+    let Some(v) = v else { return Ok(default) };
+    let fail = |msg: String| match source {
+        Some(i) => loc.err_item("source", i, short, msg),
+        None => loc.err(key, msg),
+    };
+    let d = parse_duration(&v).ok_or_else(|| {
+        fail(format!("`{v}` is not a duration; write a number and a unit: \"250ms\", \"30s\", \"5m\", \"1h\", \"7d\""))
+    })?;
+    let ms = d.as_millis() as u64;
+    if ms < lo || ms > hi {
+        return Err(fail(format!(
+            "`{v}` is out of range; use {} to {}",
+            fmt_ms(lo),
+            fmt_ms(hi)
+        )));
+    }
+    Ok(d)
+}
+
+fn fmt_ms(ms: u64) -> String {
+    match ms {
+        0 => "0s".into(),
+        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `1h`, `7d` (one number, one unit).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// Finds where a key stands in TOML text, so errors can say `file:line` (shared with dashboards).
+pub(crate) struct Locator<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) file: &'a str,
+}
+
+impl Locator<'_> {
+    /// An error about a dotted key (`server.listen`; a bare key is top level).
+    pub(crate) fn err(&self, key: &str, message: String) -> ConfigError {
+        let (table, leaf) = match key.rsplit_once('.') {
+            Some((t, l)) => (Some(t), l),
+            None => (None, key),
+        };
+        ConfigError {
+            file: self.file.to_string(),
+            line: self.find(table, None, leaf).or_else(|| table.and_then(|t| self.find_table(t, None))),
+            key: Some(key.to_string()),
+            message,
+        }
+    }
+
+    /// An error about `leaf` in the `index`-th `[[table]]` (0-based, as in `source[1].format`).
+    pub(crate) fn err_item(&self, table: &str, index: usize, leaf: &str, message: String) -> ConfigError {
+        ConfigError {
+            file: self.file.to_string(),
+            line: self.find(Some(table), Some(index), leaf).or_else(|| self.find_table(table, Some(index))),
+            key: Some(format!("{table}[{index}].{leaf}")),
+            message,
+        }
+    }
+
+    /// Line (1-based) of the header `[table]` or the `index`-th `[[table]]`.
+    pub(crate) fn find_table(&self, table: &str, index: Option<usize>) -> Option<usize> {
+        let mut seen = 0;
+        for (n, line) in self.text.lines().enumerate() {
+            if header_name(line).is_some_and(|h| h == table) {
+                if index.is_none_or(|i| i == seen) {
+                    return Some(n + 1);
+                }
+                seen += 1;
+            }
+        }
+        None
+    }
+
+    /// Line (1-based) of `leaf = ...` inside `[table]` (or the index-th `[[table]]`; top level when
+    /// `table` is None).
+    fn find(&self, table: Option<&str>, index: Option<usize>, leaf: &str) -> Option<usize> {
+        let mut current: Option<&str> = None;
+        let mut array_index: Option<usize> = None;
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for (n, line) in self.text.lines().enumerate() {
+            if let Some(h) = header_name(line) {
+                current = Some(h);
+                let c = match counts.iter_mut().find(|(t, _)| *t == h) {
+                    Some((_, c)) => {
+                        *c += 1;
+                        *c
+                    }
+                    None => {
+                        counts.push((h, 0));
+                        0
+                    }
+                };
+                array_index = Some(c);
+                continue;
+            }
+            let t = line.trim_start();
+            let key = t.split(['=', ' ', '\t']).next().unwrap_or("").trim_matches('"');
+            if key == leaf && t[key.len()..].trim_start().starts_with('=') || (key == leaf && t.contains('=')) {
+                let table_ok = current == table;
+                let index_ok = index.is_none() || array_index == index;
+                if table_ok && index_ok {
+                    return Some(n + 1);
+                }
+            }
+        }
+        None
+    }
+
+    /// Turns the config crate's error into ours, with a line where possible.
+    fn from_config_error(&self, e: config::ConfigError) -> ConfigError {
+        match e {
+            config::ConfigError::FileParse { cause, .. } => ConfigError {
+                file: self.file.to_string(),
+                line: toml_error_line(&cause.to_string()),
+                key: None,
+                message: format!("not valid TOML: {}", first_line(&cause.to_string())),
+            },
+            config::ConfigError::Type { unexpected, expected, key, .. } => {
+                let key = key.unwrap_or_default();
+                self.keyed(&key, format!("has the wrong type: found {unexpected}, expected {expected}"))
+            }
+            config::ConfigError::At { error, key, .. } => {
+                let inner = self.from_config_error(*error);
+                match key {
+                    Some(k) if inner.key.is_none() => self.keyed(&k, inner.message),
+                    _ => inner,
+                }
+            }
+            other => {
+                let msg = other.to_string();
+                // serde's "unknown field `x`, expected one of ..." carries the key in the text.
+                if let Some(field) = msg.split("unknown field `").nth(1).and_then(|r| r.split('`').next()) {
+                    let line = self
+                        .text
+                        .lines()
+                        .position(|l| l.trim_start().split(['=', ' ']).next() == Some(field))
+                        .map(|n| n + 1);
+                    return ConfigError {
+                        file: self.file.to_string(),
+                        line,
+                        key: Some(field.to_string()),
+                        message: format!("unknown key; {}", msg.split(", expected").nth(1).map(|r| format!("expected{r}")).unwrap_or(msg.clone())),
+                    };
+                }
+                ConfigError { file: self.file.to_string(), line: None, key: None, message: msg }
+            }
+        }
+    }
+
+    /// An error for a dotted key as the config crate spells it (`source[1].format`, `server.listen`).
+    fn keyed(&self, key: &str, message: String) -> ConfigError {
+        if let Some(rest) = key.strip_prefix("source[")
+            && let Some((idx, leaf)) = rest.split_once("].")
+            && let Ok(i) = idx.parse::<usize>()
+        {
+            return self.err_item("source", i, leaf, message);
+        }
+        self.err(key, message)
+    }
+}
+
+fn header_name(line: &str) -> Option<&str> {
+    let t = line.trim();
+    let inner = t.strip_prefix("[[").and_then(|r| r.split("]]").next()).or_else(|| {
+        t.strip_prefix('[').and_then(|r| r.split(']').next())
+    })?;
+    Some(inner.trim())
+}
+
+pub(crate) fn toml_error_line(msg: &str) -> Option<usize> {
+    // toml's messages start "TOML parse error at line 3, column 7".
+    let rest = msg.split("line ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+pub(crate) fn first_line(s: &str) -> String {
+    // Keep toml's pointer lines out of a one-line message, but keep its explanation (last line).
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.last().copied().unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Settings, ConfigError> {
+        Settings::from_toml(text, "test.toml", Vec::new())
+    }
+
+    #[test]
+    fn defaults_and_sources() {
+        let s = load(
+            "[server]\nlisten = \"127.0.0.1:9000\"\n\n[[source]]\nname = \"edge\"\npath = \"/var/log/pf*.log\"\nformat = \"pf\"\n\n[[source]]\nname = \"core\"\npath = \"/var/log/kern.log\"\nstart_at = \"beginning\"\nquiet_after = \"30s\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(s.server.max_clients, 256);
+        assert_eq!(s.sources.len(), 2);
+        assert_eq!(s.sources[0].format, FormatSpec::Fixed(Format::Pf));
+        assert_eq!(s.sources[0].start_at, StartAt::End);
+        assert_eq!(s.sources[1].format, FormatSpec::Auto);
+        assert_eq!(s.sources[1].start_at, StartAt::Beginning);
+        assert_eq!(s.sources[1].quiet_after, Duration::from_secs(30));
+        assert_eq!(s.sources[1].max_line_bytes, 65536);
+    }
+
+    #[test]
+    fn bad_format_names_file_line_and_key() {
+        let e = load("[[source]]\nname = \"a\"\npath = \"/x\"\n\n[[source]]\nname = \"b\"\npath = \"/y\"\nformat = \"pff\"\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(8));
+        assert_eq!(e.key.as_deref(), Some("source[1].format"));
+        assert!(e.to_string().starts_with("test.toml:8: `source[1].format`: unknown format `pff`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_its_line() {
+        let e = load("[server]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert_eq!(e.key.as_deref(), Some("listne"));
+        assert!(e.message.contains("unknown key"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let e = load("[server]\nmax_clients = \"many\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.max_clients"), "{e}");
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = load("[server]\nlisten = \n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.starts_with("not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn bad_listen_and_duration() {
+        let e = load("[server]\nlisten = \"localhost\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("server.listen")));
+        let e = load("[tail]\nrescan_interval = \"soon\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("tail.rescan_interval")));
+        let e = load("[[source]]\nname = \"a\"\npath = \"/x\"\nquiet_after = \"10m\"\nsilent_after = \"1m\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("source[0].silent_after")));
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        let s = Settings::from_toml(
+            "[server]\nlisten = \"127.0.0.1:1\"\n",
+            "t",
+            vec![("SOCWALL_SERVER__LISTEN".into(), "127.0.0.1:2".into())],
+        )
+        .unwrap();
+        assert_eq!(s.server.listen.port(), 2);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("1y"), None);
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let text = include_str!("../config/socwall.toml");
+        let s = load(text).unwrap();
+        assert!(!s.sources.is_empty());
+    }
+}

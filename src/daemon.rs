@@ -1,0 +1,198 @@
+//! Wires the pipeline together: tailer thread → parse task → aggregator task → hub task → web.
+//!
+//! Every hop is a bounded channel carrying batches. Back-pressure flows upstream: if the
+//! aggregator falls behind, the parse task blocks, then the tailer stops reading, and the unread
+//! bytes simply wait in the log files (reported as tail lag) — nothing is dropped and nothing
+//! grows without bound.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::aggregate::{AggregateSettings, Aggregator, Cidr, EventBatch, SourceSettings as AggSource};
+use crate::config::Settings;
+use crate::dashboard::Dashboards;
+use crate::hub::{self, Frame, HubStats, Published};
+use crate::parse::stage;
+use crate::shutdown;
+use crate::tail::{LineBatch, SourceSpec, TailOptions, TailStats, Tailer};
+use crate::time::now_micros;
+use crate::web::{self, SeriesRequest, WebState};
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<crate::config::ConfigError>),
+    #[error("cannot start the file tailer: {0}")]
+    Tail(std::io::Error),
+}
+
+/// Batches in flight between stages. Small: each batch holds up to ~64 KiB of lines.
+const LINE_BATCHES: usize = 16;
+const EVENT_BATCHES: usize = 16;
+
+/// Runs the daemon on an already-bound listener until `shutdown` resolves (mini-redis style:
+/// tests bind 127.0.0.1:0 and pass a oneshot).
+pub async fn run(listener: TcpListener, settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+    let started = Instant::now();
+    let dashboards = Dashboards::load(settings.dashboards.dir.as_deref(), &settings.dashboards.default).map_err(RunError::Config)?;
+    let (trigger, stop) = shutdown::channel();
+    let trigger = Arc::new(trigger);
+    {
+        let trigger = trigger.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.fire();
+        });
+    }
+
+    // tail → parse
+    let (lines_tx, lines_rx) = mpsc::channel::<LineBatch>(LINE_BATCHES);
+    let specs: Vec<SourceSpec> = settings
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SourceSpec {
+            id: i as u16,
+            name: s.name.clone(),
+            pattern: s.path.clone(),
+            start_at: s.start_at,
+            max_line_bytes: s.max_line_bytes,
+        })
+        .collect();
+    let tail_options = TailOptions {
+        rescan_interval: settings.tail.rescan_interval,
+        max_open_files: settings.tail.max_open_files,
+        ..TailOptions::default()
+    };
+    let tailer = Tailer::spawn(specs, tail_options, lines_tx).map_err(RunError::Tail)?;
+    let tail_stats = tailer.stats();
+
+    // parse → aggregate
+    let (events_tx, events_rx) = mpsc::channel::<EventBatch>(EVENT_BATCHES);
+    let formats = settings.sources.iter().map(|s| s.format).collect();
+    let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats));
+
+    // aggregate → hub → web
+    let agg_settings = AggregateSettings {
+        top_n: settings.aggregate.top_n,
+        internal_networks: settings
+            .aggregate
+            .internal_networks
+            .iter()
+            .filter_map(|c| c.parse::<Cidr>().ok())
+            .collect(),
+        learning: settings.aggregate.learning,
+        sources: settings
+            .sources
+            .iter()
+            .map(|s| AggSource { name: s.name.clone(), quiet_after: s.quiet_after, silent_after: s.silent_after })
+            .collect(),
+    };
+    let (publish_tx, publish_rx) = mpsc::channel(2);
+    let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
+    let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
+    let stats = Arc::new(HubStats::default());
+    let n_sources = settings.sources.len();
+    let agg_task = tokio::spawn(aggregate_loop(
+        Aggregator::new(agg_settings, now_micros()),
+        events_rx,
+        series_rx,
+        publish_tx,
+        tail_stats,
+        n_sources,
+        settings.server.update_interval,
+        stop.clone(),
+    ));
+    let hub_task = tokio::spawn(hub::run(publish_rx, frames_tx, stats.clone()));
+
+    // Wait for the first frame so that the very first client already sees a snapshot.
+    let mut first = frames_rx.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(2), first.wait_for(|f| f.seq > 0)).await;
+
+    let (_dash_tx, dash_rx) = watch::channel(Arc::new(dashboards));
+    let state = Arc::new(WebState {
+        frames: frames_rx,
+        dashboards: dash_rx,
+        stats,
+        server: settings.server.clone(),
+        shutdown: stop.clone(),
+        series: series_tx,
+        started,
+    });
+    tracing::info!(addr = ?listener.local_addr().ok(), sources = n_sources, "socwall serving");
+    web::serve(listener, state).await;
+
+    // Orderly stop: the tailer first (it flushes complete lines), then the stages drain in order
+    // as each one's input channel closes.
+    trigger.fire();
+    let _ = tokio::task::spawn_blocking(move || tailer.stop()).await;
+    let _ = parse_task.await;
+    let _ = agg_task.await;
+    let _ = hub_task.await;
+    tracing::info!("socwall stopped");
+    Ok(())
+}
+
+/// The aggregator's task: the only owner of the aggregate state.
+#[allow(clippy::too_many_arguments)]
+async fn aggregate_loop(
+    mut agg: Aggregator,
+    mut events: mpsc::Receiver<EventBatch>,
+    mut series: mpsc::Receiver<SeriesRequest>,
+    publish: mpsc::Sender<Published<crate::aggregate::Snapshot, crate::aggregate::Update, crate::aggregate::Heartbeat>>,
+    tail: Arc<TailStats>,
+    n_sources: usize,
+    tick: Duration,
+    stop: shutdown::Shutdown,
+) {
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut seq = 0u64;
+    let mut last_snapshot = Instant::now() - Duration::from_secs(10);
+    let mut inputs_open = true;
+    loop {
+        tokio::select! {
+            // Biased towards draining input: publishing stale state while batches wait helps nobody,
+            // and the tick still fires between batches.
+            biased;
+            batch = events.recv(), if inputs_open => match batch {
+                Some(b) => agg.ingest(&b, now_micros()),
+                None => inputs_open = false,
+            },
+            _ = ticker.tick() => {
+                let now = now_micros();
+                for id in 0..n_sources {
+                    let t = tail.source(id as u16);
+                    agg.set_tail_info(id as u16, t.files_open, t.lag_bytes);
+                }
+                seq += 1;
+                let dirty = agg.dirty(now);
+                let update = dirty.then(|| agg.update(now));
+                // The full state at most once a second, and at once for the very first tick.
+                let snapshot = if seq == 1 || (dirty && last_snapshot.elapsed() >= Duration::from_secs(1)) {
+                    last_snapshot = Instant::now();
+                    Some(agg.snapshot(now))
+                } else {
+                    None
+                };
+                let p = Published { seq, snapshot, update, heartbeat: agg.heartbeat(now) };
+                if publish.send(p).await.is_err() {
+                    break;
+                }
+                if !inputs_open && stop.is_triggered() {
+                    break;
+                }
+            }
+            req = series.recv() => if let Some(req) = req {
+                let s = agg.series(req.per_minute, req.points, now_micros());
+                let json: Arc<str> = serde_json::to_string(&s).unwrap_or_default().into();
+                let _ = req.reply.send(json);
+            },
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The hub: serialises the aggregator's state once per tick and publishes it to every client.
+//!
+//! Fan-out is a `watch` channel holding the newest [`Frame`]: a slow client never blocks the
+//! aggregator or other clients, it simply skips to the newest frame (newest state wins), and a
+//! client that skipped too much is sent a full snapshot instead of an update.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+/// Protocol version carried by `hello` and every snapshot (docs/PROTOCOL.md).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the aggregator task hands over each tick.
+#[derive(Debug)]
+pub struct Published<S, U, H> {
+    pub seq: u64,
+    /// Present when the full state was rebuilt this tick (at least once per second while busy).
+    pub snapshot: Option<S>,
+    /// Present when something changed since the previous tick.
+    pub update: Option<U>,
+    pub heartbeat: H,
+}
+
+/// One tick's messages, serialised once and shared by every client.
+#[derive(Debug, Default)]
+pub struct Frame {
+    pub seq: u64,
+    /// `{"type":"snapshot",...}`: the newest full state (may be a few ticks older than `seq`).
+    pub snapshot: Arc<str>,
+    /// The seq the snapshot was taken at.
+    pub snapshot_seq: u64,
+    /// `{"type":"update",...}` for this seq, if anything changed.
+    pub update: Option<Arc<str>>,
+    /// `{"type":"heartbeat",...}`.
+    pub heartbeat: Arc<str>,
+}
+
+/// Counters the web side reports in `/metrics`.
+#[derive(Debug, Default)]
+pub struct HubStats {
+    pub clients: AtomicUsize,
+    pub clients_total: AtomicU64,
+    pub clients_dropped: AtomicU64,
+    pub snapshots_resent: AtomicU64,
+    pub frames: AtomicU64,
+    pub last_publish_ns: AtomicU64,
+    pub publish_ns_total: AtomicU64,
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Serialises a message body with its `type` tag. Serialising our own structs cannot fail
+/// (string keys, no non-finite floats are produced upstream); a failure is logged, not fatal.
+pub fn tagged<T: Serialize>(kind: &'static str, body: &T) -> Arc<str> {
+    match serde_json::to_string(&Tagged { kind, body }) {
+        Ok(s) => s.into(),
+        Err(e) => {
+            tracing::error!(error = %e, kind, "serialising a message failed");
+            format!("{{\"type\":\"{kind}\"}}").into()
+        }
+    }
+}
+
+/// Runs until the aggregator side closes its channel. Each published tick is serialised here,
+/// off the aggregator's task, exactly once.
+pub async fn run<S, U, H>(
+    mut rx: mpsc::Receiver<Published<S, U, H>>,
+    tx: watch::Sender<Arc<Frame>>,
+    stats: Arc<HubStats>,
+) where
+    S: Serialize,
+    U: Serialize,
+    H: Serialize,
+{
+    while let Some(p) = rx.recv().await {
+        let started = Instant::now();
+        let prev = tx.borrow().clone();
+        let (snapshot, snapshot_seq) = match &p.snapshot {
+            Some(s) => (tagged("snapshot", s), p.seq),
+            None => (prev.snapshot.clone(), prev.snapshot_seq),
+        };
+        let frame = Frame {
+            seq: p.seq,
+            snapshot,
+            snapshot_seq,
+            update: p.update.as_ref().map(|u| tagged("update", u)),
+            heartbeat: tagged("heartbeat", &p.heartbeat),
+        };
+        let ns = started.elapsed().as_nanos() as u64;
+        stats.last_publish_ns.store(ns, Ordering::Relaxed);
+        stats.publish_ns_total.fetch_add(ns, Ordering::Relaxed);
+        stats.frames.fetch_add(1, Ordering::Relaxed);
+        // send_replace: never fails, even with no client connected.
+        tx.send_replace(Arc::new(frame));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Body {
+        seq: u64,
+    }
+
+    #[tokio::test]
+    async fn frames_carry_tagged_json_and_keep_the_last_snapshot() {
+        let (ptx, prx) = mpsc::channel(4);
+        let (ftx, mut frx) = watch::channel(Arc::new(Frame::default()));
+        let stats = Arc::new(HubStats::default());
+        let task = tokio::spawn(run(prx, ftx, stats.clone()));
+        ptx.send(Published { seq: 1, snapshot: Some(Body { seq: 1 }), update: None, heartbeat: Body { seq: 1 } })
+            .await
+            .unwrap();
+        frx.changed().await.unwrap();
+        let f = frx.borrow_and_update().clone();
+        assert_eq!(&*f.snapshot, r#"{"type":"snapshot","seq":1}"#);
+        assert!(f.update.is_none());
+        ptx.send(Published { seq: 2, snapshot: None, update: Some(Body { seq: 2 }), heartbeat: Body { seq: 2 } })
+            .await
+            .unwrap();
+        frx.changed().await.unwrap();
+        let f = frx.borrow_and_update().clone();
+        assert_eq!((f.seq, f.snapshot_seq), (2, 1));
+        assert_eq!(f.update.as_deref(), Some(r#"{"type":"update","seq":2}"#));
+        assert_eq!(&*f.heartbeat, r#"{"type":"heartbeat","seq":2}"#);
+        drop(ptx);
+        task.await.unwrap();
+        assert_eq!(stats.frames.load(Ordering::Relaxed), 2);
+    }
+}

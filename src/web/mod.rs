@@ -1,0 +1,239 @@
+//! HTTP side (warp): the embedded wall page, `/api/v1/*`, `/healthz`, `/metrics` and the `/ws`
+//! fan-out. Each WebSocket client is its own task reading the hub's newest frame, so a slow or
+//! hostile browser can only hurt itself.
+
+pub mod assets;
+mod metrics;
+mod ws;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::config::ServerSettings;
+use crate::dashboard::Dashboards;
+use crate::hub::{Frame, HubStats};
+use crate::shutdown::Shutdown;
+
+/// A request for a longer series than the snapshot carries, answered by the aggregator task.
+#[derive(Debug)]
+pub struct SeriesRequest {
+    /// true: per-minute buckets (7 days kept); false: per-second (1 hour kept).
+    pub per_minute: bool,
+    pub points: usize,
+    pub reply: oneshot::Sender<Arc<str>>,
+}
+
+/// Everything a request handler may look at. Shared read-only; no locks.
+pub struct WebState {
+    pub frames: watch::Receiver<Arc<Frame>>,
+    pub dashboards: watch::Receiver<Arc<Dashboards>>,
+    pub stats: Arc<HubStats>,
+    pub server: ServerSettings,
+    pub shutdown: Shutdown,
+    pub series: mpsc::Sender<SeriesRequest>,
+    pub started: Instant,
+}
+
+/// Serves until `shutdown` fires, then closes WebSockets and drains HTTP connections.
+pub async fn serve(listener: TcpListener, state: Arc<WebState>) {
+    let mut shutdown = state.shutdown.clone();
+    warp::serve(routes(state))
+        .incoming(listener)
+        .graceful(async move { shutdown.wait().await })
+        .run()
+        .await;
+}
+
+fn with_state(state: Arc<WebState>) -> impl Filter<Extract = (Arc<WebState>,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// Every route, wrapped in the security headers.
+pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+    let get = warp::get().or(warp::head()).unify();
+
+    let root = warp::path::end()
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(with_state(state.clone()))
+        .map(|query: String, st: Arc<WebState>| {
+            let default = st.dashboards.borrow().default.clone();
+            let loc = if query.is_empty() { format!("/d/{default}") } else { format!("/d/{default}?{query}") };
+            let mut r = Response::new("".into());
+            *r.status_mut() = StatusCode::FOUND;
+            if let Ok(v) = HeaderValue::from_str(&loc) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        });
+
+    let page = warp::path!("d" / String).and(with_state(state.clone())).map(|name: String, st: Arc<WebState>| {
+        if st.dashboards.borrow().get(&name).is_none() {
+            return not_found(&format!("no dashboard named {name:?}"));
+        }
+        asset("index.html")
+    });
+
+    let assets = warp::path("assets").and(warp::path::tail()).map(|tail: warp::path::Tail| asset(tail.as_str()));
+
+    let snapshot = warp::path!("api" / "v1" / "snapshot").and(with_state(state.clone())).map(|st: Arc<WebState>| {
+        let f = st.frames.borrow().clone();
+        json_response(f.snapshot.to_string())
+    });
+
+    let dashboards_list = warp::path!("api" / "v1" / "dashboards").and(with_state(state.clone())).map(|st: Arc<WebState>| {
+        let d = st.dashboards.borrow().clone();
+        let list: Vec<_> = d
+            .by_name
+            .values()
+            .map(|d| serde_json::json!({"name": d.name, "title": d.spec.get("title")}))
+            .collect();
+        json_response(serde_json::json!({"default": d.default, "dashboards": list}).to_string())
+    });
+
+    let dashboard = warp::path!("api" / "v1" / "dashboards" / String).and(with_state(state.clone())).map(
+        |name: String, st: Arc<WebState>| match st.dashboards.borrow().get(&name) {
+            Some(d) => json_response(d.spec.to_string()),
+            None => not_found(&format!("no dashboard named {name:?}")),
+        },
+    );
+
+    let series = warp::path!("api" / "v1" / "series")
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(with_state(state.clone()))
+        .then(|q: std::collections::HashMap<String, String>, st: Arc<WebState>| async move { series(q, st).await });
+
+    let healthz = warp::path!("healthz").and(with_state(state.clone())).map(|st: Arc<WebState>| {
+        let seq = st.frames.borrow().seq;
+        json_response(
+            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq}).to_string(),
+        )
+    });
+
+    let metrics = warp::path!("metrics").and(with_state(state.clone())).map(|st: Arc<WebState>| {
+        let mut r = Response::new(metrics::render(&st).into());
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        r
+    });
+
+    let ws = warp::path!("ws")
+        .and(warp::header::optional::<String>("origin"))
+        .and(warp::header::optional::<String>("host"))
+        .and(warp::ws())
+        .and(with_state(state.clone()))
+        .map(ws::upgrade);
+
+    let routes = get
+        .and(
+            root.or(page)
+                .unify()
+                .or(assets)
+                .unify()
+                .or(snapshot)
+                .unify()
+                .or(dashboards_list)
+                .unify()
+                .or(dashboard)
+                .unify()
+                .or(series)
+                .unify()
+                .or(healthz)
+                .unify()
+                .or(metrics)
+                .unify()
+                .or(ws)
+                .unify(),
+        )
+        .recover(|rej: warp::Rejection| async move {
+            let r = if rej.is_not_found() {
+                not_found("not found")
+            } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
+                plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only answers GET")
+            } else {
+                plain(StatusCode::BAD_REQUEST, "bad request")
+            };
+            Ok::<_, Infallible>(r)
+        })
+        .unify();
+
+    let security = security_headers();
+    routes.map(move |mut r: Response| {
+        for (k, v) in security.iter() {
+            r.headers_mut().entry(k).or_insert_with(|| v.clone());
+        }
+        r
+    })
+}
+
+/// Headers on every response: the page loads nothing but its own files and cannot be framed.
+fn security_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h
+}
+
+fn asset(path: &str) -> Response {
+    match assets::web(path) {
+        Some(bytes) => {
+            let mut r = Response::new(bytes.into());
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(assets::content_type(path)));
+            r
+        }
+        None => not_found("no such file"),
+    }
+}
+
+fn json_response(body: String) -> Response {
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn plain(status: StatusCode, msg: &str) -> Response {
+    let mut r = Response::new(format!("{msg}\n").into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn not_found(msg: &str) -> Response {
+    plain(StatusCode::NOT_FOUND, msg)
+}
+
+async fn series(q: std::collections::HashMap<String, String>, st: Arc<WebState>) -> Response {
+    let per_minute = match q.get("step").map(String::as_str) {
+        None | Some("1s") => false,
+        Some("1m") => true,
+        Some(_) => return plain(StatusCode::BAD_REQUEST, "step must be 1s or 1m"),
+    };
+    let max = if per_minute { 7 * 24 * 60 } else { 3600 };
+    let points = match q.get("points").map(|p| p.parse::<usize>()) {
+        None => if per_minute { 24 * 60 } else { 900 },
+        Some(Ok(p)) if (1..=max).contains(&p) => p,
+        Some(_) => return plain(StatusCode::BAD_REQUEST, &format!("points must be 1 to {max}")),
+    };
+    let (reply, rx) = oneshot::channel();
+    if st.series.send(SeriesRequest { per_minute, points, reply }).await.is_err() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
+        Ok(Ok(json)) => json_response(json.to_string()),
+        _ => plain(StatusCode::SERVICE_UNAVAILABLE, "the aggregator did not answer in time"),
+    }
+}

@@ -1,0 +1,170 @@
+//! One WebSocket client: `hello`, a full `snapshot`, then `update`s as the hub publishes them,
+//! `heartbeat`s, and pings. The client task only ever reads the newest frame, so it can fall
+//! behind without holding memory or slowing anyone else.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::ws::{Message, WebSocket, Ws};
+
+use super::{WebState, plain};
+use crate::hub::PROTOCOL_VERSION;
+
+/// Largest client message accepted (clients have nothing to say yet; this caps abuse).
+pub const MAX_INBOUND_BYTES: usize = 16 * 1024;
+/// A client that skipped more frames than this gets a full snapshot rather than an update:
+/// updates carry the last 10 s of series points, and 20 ticks at 250 ms stay well inside that.
+const MAX_SKIPPED_FRAMES: u64 = 20;
+/// A send that takes longer than this means the client stopped reading: drop it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Decides whether to upgrade: same-origin (or allow-listed) browsers only, within the client cap.
+pub fn upgrade(origin: Option<String>, host: Option<String>, ws: Ws, st: Arc<WebState>) -> Response {
+    if let Some(origin) = origin.as_deref()
+        && !origin_allowed(origin, host.as_deref(), &st.server.allowed_origins)
+    {
+        tracing::warn!(origin, "refused a WebSocket from another origin");
+        return plain(StatusCode::FORBIDDEN, "this origin may not open the socwall WebSocket");
+    }
+    // Reserve a slot before upgrading so that a burst of connections cannot overshoot the cap.
+    let clients = st.stats.clients.fetch_add(1, Ordering::SeqCst);
+    if clients >= st.server.max_clients {
+        st.stats.clients.fetch_sub(1, Ordering::SeqCst);
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "too many wall clients connected");
+    }
+    let guard = ClientSlot(st.clone());
+    use warp::Reply;
+    ws.max_message_size(MAX_INBOUND_BYTES)
+        .max_frame_size(MAX_INBOUND_BYTES)
+        .on_upgrade(move |socket| async move {
+            run_client(socket, &guard.0).await;
+            drop(guard);
+        })
+        .into_response()
+}
+
+/// Gives the client slot back however the connection ends (also if the upgrade never happens).
+struct ClientSlot(Arc<WebState>);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        self.0.stats.clients.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// RFC 6455 §10.2: browsers send `Origin`; only the page we served (same host) or an origin the
+/// operator listed may read the wall's data.
+pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let Some(host) = host else { return false };
+    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+}
+
+async fn run_client(socket: WebSocket, st: &WebState) {
+    st.stats.clients_total.fetch_add(1, Ordering::Relaxed);
+    let (mut tx, mut rx) = socket.split();
+    let mut frames = st.frames.clone();
+    let mut shutdown = st.shutdown.clone();
+
+    let hello = serde_json::json!({
+        "type": "hello",
+        "protocol": PROTOCOL_VERSION,
+        "server": concat!("socwall ", env!("CARGO_PKG_VERSION")),
+        "server_time": crate::time::format_rfc3339_millis(crate::time::now_micros()).to_string(),
+        "tick_ms": st.server.update_interval.as_millis() as u64,
+        "heartbeat_ms": st.server.heartbeat_interval.as_millis() as u64,
+    })
+    .to_string();
+    let first = frames.borrow_and_update().clone();
+    if send(&mut tx, hello).await.is_err() || send(&mut tx, first.snapshot.to_string()).await.is_err() {
+        return;
+    }
+    let mut last_seq = first.seq;
+
+    let mut heartbeat = tokio::time::interval(st.server.heartbeat_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    heartbeat.tick().await; // the first tick fires at once; the snapshot just went out
+    let mut ping = tokio::time::interval(st.server.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut unanswered_pings = 0u32;
+
+    loop {
+        let msg = tokio::select! {
+            changed = frames.changed() => {
+                if changed.is_err() { break; } // the hub is gone: shutting down
+                let f = frames.borrow_and_update().clone();
+                let msg = if f.seq.saturating_sub(last_seq) > MAX_SKIPPED_FRAMES {
+                    st.stats.snapshots_resent.fetch_add(1, Ordering::Relaxed);
+                    Some(f.snapshot.to_string())
+                } else {
+                    f.update.as_ref().map(|u| u.to_string())
+                };
+                last_seq = f.seq;
+                match msg { Some(m) => Message::text(m), None => continue }
+            }
+            _ = heartbeat.tick() => Message::text(frames.borrow().heartbeat.to_string()),
+            _ = ping.tick() => {
+                // Two pings without a pong: the peer is gone (or a proxy ate the connection).
+                if unanswered_pings >= 2 {
+                    st.stats.clients_dropped.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                unanswered_pings += 1;
+                Message::ping(Vec::new())
+            }
+            inbound = rx.next() => match inbound {
+                Some(Ok(m)) if m.is_pong() => { unanswered_pings = 0; continue }
+                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(_)) => continue, // nothing to say yet; size is capped by max_message_size
+                Some(Err(_)) | None => break,
+            },
+            _ = shutdown.wait() => {
+                let _ = tx.send(Message::close_with(1001u16, "server shutting down")).await;
+                break;
+            }
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::info!("dropped a wall client that stopped reading");
+                st.stats.clients_dropped.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+    let _ = tx.close().await;
+}
+
+async fn send<S>(tx: &mut S, text: String) -> Result<(), ()>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed("http://127.0.0.1:8080", Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed("https://wall.local:8443", Some("wall.local:8443"), &[]));
+        assert!(!origin_allowed("http://evil.example", Some("127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed("http://127.0.0.1:8081", Some("127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed("null", Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed("https://soc.example.org", Some("10.0.0.5:8080"), &["https://soc.example.org".into()]));
+    }
+}
