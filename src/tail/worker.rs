@@ -30,8 +30,10 @@ use super::fingerprint::{Fingerprint, HEAD_BYTES};
 use super::lines::LineBatch;
 use super::{FileCheckpoint, Shared, SourceCounters, SourceSpec, StartAt, TailOptions, TailStats};
 
-/// Size of the one reused read buffer.
+/// Size of the one reused read buffer. Each read asks for `batch_bytes` clamped to
+/// [MIN_READ, READ_CHUNK], so a batch overshoots `batch_bytes` by at most one read.
 const READ_CHUNK: usize = 64 * 1024;
+const MIN_READ: usize = 4096;
 /// Per file per pass: a file with a big backlog yields after this much so that other files
 /// and sources are not starved; the loop then runs another pass without sleeping.
 const PASS_BUDGET: u64 = 1024 * 1024;
@@ -86,6 +88,11 @@ pub(crate) struct Worker {
     /// Directories we would like notify to watch, and whether that succeeded.
     watch_dirs: Vec<(PathBuf, bool)>,
     warn: WarnLimiter,
+    /// Per source: paths a tracked file has left (renamed away or vanished) and nothing has
+    /// taken since. A *new* file appearing at such a path — or at a path another tracked
+    /// file held at the previous scan — is one rotation, whether the rename and the create
+    /// are seen in the same rescan or in two.
+    vacated: Vec<HashSet<PathBuf>>,
 }
 
 impl Worker {
@@ -105,6 +112,7 @@ impl Worker {
         opts.rescan_interval = opts.rescan_interval.max(Duration::from_millis(1));
         opts.batch_bytes = opts.batch_bytes.clamp(1, 1 << 30);
         opts.max_open_files = opts.max_open_files.max(1);
+        let vacated = vec![HashSet::new(); sources.len()];
         let batches = sources
             .iter()
             .map(|s| LineBatch::with_capacity(s.id, opts.batch_bytes.min(1 << 20)))
@@ -119,7 +127,7 @@ impl Worker {
             wake_rx,
             checkpoints,
             first_scan: true,
-            buf: vec![0; READ_CHUNK],
+            buf: vec![0; opts.batch_bytes.clamp(MIN_READ, READ_CHUNK)],
             watcher: None,
             watch_dirs: sources
                 .iter()
@@ -136,6 +144,7 @@ impl Worker {
                 .collect(),
             opts,
             warn: WarnLimiter::default(),
+            vacated,
         }
     }
 
@@ -289,6 +298,17 @@ impl Worker {
             } else {
                 f.missing_scans.saturating_add(1)
             };
+            if f.missing_scans == 1 {
+                let (s, path) = (f.source, f.path.clone());
+                if !self
+                    .files
+                    .iter()
+                    .any(|o| o.source == s && o.seen && o.path == path)
+                {
+                    vacate(&mut self.vacated[s], path);
+                }
+            }
+            let f = &mut self.files[i];
             match f.head_changed() {
                 Ok(false) => {}
                 Ok(true) => self.truncated(i, "head rewritten"),
@@ -350,7 +370,12 @@ impl Worker {
                 // With two names for one inode (symlink + target) the first one wins.
                 if !f.seen {
                     f.seen = true;
-                    f.path = path;
+                    if f.path != path {
+                        let old = std::mem::replace(&mut f.path, path.clone());
+                        vacate(&mut self.vacated[s], old);
+                    }
+                    // Filled by a file we already know: not a rotation target any more.
+                    self.vacated[s].remove(&path);
                 }
             } else if !new
                 .iter()
@@ -428,7 +453,9 @@ impl Worker {
             // Present at startup with start_at Beginning, or appeared later: new data.
             (0, false)
         };
-        let rotated = !self.first_scan && prev_paths.contains(&path);
+        // `|`, not `||`: always consume the vacated entry.
+        let rotated =
+            !self.first_scan && (self.vacated[s].remove(&path) | prev_paths.contains(&path));
         let mut tf = TailedFile::new(s, path, file, fp, offset, size);
         if mid_file && let Err(e) = tf.align_to_line_start() {
             tracing::debug!(path = %tf.path.display(), error = %e, "cannot check line alignment");
@@ -504,6 +531,15 @@ impl Worker {
                     continue;
                 }
                 match self.files[i].refresh_size() {
+                    // New data: before reading past our offset, make sure the bytes before it
+                    // are still the ones we read. A truncate followed by a rewrite longer than
+                    // our offset (copytruncate racing with a busy writer) is invisible to the
+                    // size check; one 256-byte pread per pass with data catches it.
+                    Ok(false) if self.files[i].size > self.files[i].offset => {
+                        if let Ok(true) = self.files[i].head_changed() {
+                            self.truncated(i, "head rewritten");
+                        }
+                    }
                     Ok(false) => {}
                     Ok(true) => self.truncated(i, "size below offset"),
                     Err(e) => {
@@ -585,6 +621,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// Remembers a path a tracked file left (bounded: paths of deleted files that never come
+/// back would otherwise pile up).
+fn vacate(set: &mut HashSet<PathBuf>, path: PathBuf) {
+    if set.len() >= 1024 {
+        set.clear();
+    }
+    set.insert(path);
 }
 
 /// Sends the batch if it has lines (never an empty one; an `overlong`-only count rides along
