@@ -1,0 +1,329 @@
+//! File tailer: follows the files matched by each source's glob through rotation, truncation
+//! and deletion, and sends complete lines downstream in bounded [`LineBatch`]es.
+//!
+//! Design (modelled on Vector's file source; details in docs/TAILING.md):
+//! * Files are identified by a [`Fingerprint`] (dev+ino plus a hash of the first bytes), not by
+//!   path, so a renamed file is the same file and a new file under an old name is a new one.
+//! * One dedicated std thread does all the (blocking) I/O. `notify` events only wake it up; a
+//!   periodic rescan of every glob is the source of truth, so lost or coalesced events, inotify
+//!   limits and network filesystems degrade latency, never correctness.
+//! * Output goes through a *bounded* tokio channel with `blocking_send`: when the pipeline is
+//!   slow the tailer waits and unread data simply stays in the file. Memory is bounded by
+//!   `channel capacity × batch_bytes` plus one partial line per open file.
+//!
+//! Module layout: `fingerprint` (identity), `lines` (splitting, batches), `file` (per-file
+//! state and reads), `worker` (the thread: rescan, read passes, rotation bookkeeping).
+
+mod file;
+mod fingerprint;
+mod lines;
+mod worker;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use fingerprint::{Fingerprint, HEAD_BYTES};
+pub use lines::LineBatch;
+
+/// Where to start reading files that already exist when the tailer starts. Files that
+/// appear later are always read from the beginning (they are new data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    Beginning,
+    #[default]
+    End,
+}
+
+/// One configured log source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// Stamped on every batch of this source; must be unique.
+    pub id: u16,
+    /// For logs only.
+    pub name: String,
+    /// Glob (the `glob` crate's syntax); may match several files, e.g. `fw.log*` including
+    /// rotated ones — fingerprints prevent reading a renamed file twice.
+    pub pattern: String,
+    pub start_at: StartAt,
+    /// Longer lines are skipped (counted in [`LineBatch::overlong`]).
+    pub max_line_bytes: usize,
+}
+
+impl SourceSpec {
+    /// Default `max_line_bytes`: 64 KiB.
+    pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+
+    /// A source with the default line limit, starting at the end of existing files.
+    pub fn new(id: u16, name: impl Into<String>, pattern: impl Into<String>) -> SourceSpec {
+        SourceSpec {
+            id,
+            name: name.into(),
+            pattern: pattern.into(),
+            start_at: StartAt::End,
+            max_line_bytes: Self::DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+/// Tuning knobs shared by all sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailOptions {
+    /// How often every glob is re-evaluated and every open file re-checked (the correctness
+    /// backstop behind notify). Default 1 s; tests use ~50 ms. Clamped to ≥ 1 ms.
+    pub rescan_interval: Duration,
+    /// A batch is sent once it holds about this many bytes (it may overshoot by one read
+    /// chunk), or at the end of each read pass over a source. Default 64 KiB.
+    pub batch_bytes: usize,
+    /// Upper bound on fds held open across all sources; new files beyond it are not opened
+    /// (warned, retried on the next rescan). Default 256.
+    pub max_open_files: usize,
+}
+
+impl Default for TailOptions {
+    fn default() -> Self {
+        TailOptions {
+            rescan_interval: Duration::from_secs(1),
+            batch_bytes: 64 * 1024,
+            max_open_files: 256,
+        }
+    }
+}
+
+/// A saved position in a file: what the (future) checkpoint store persists. Produced by
+/// [`Tailer::stop_with_checkpoints`], consumed by [`Tailer::spawn_with_checkpoints`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheckpoint {
+    /// Which source tracked the file.
+    pub source: u16,
+    pub fingerprint: Fingerprint,
+    /// Last path the file was seen under (informational; identity is the fingerprint).
+    pub path: std::path::PathBuf,
+    /// First byte not yet delivered as part of a complete line.
+    pub offset: u64,
+}
+
+/// Errors at the tailer's boundary. [`Tailer::spawn`] returns them wrapped in an
+/// `io::Error` (kind `InvalidInput` for configuration errors), recoverable with
+/// `err.get_ref().and_then(|e| e.downcast_ref::<TailError>())`.
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    #[error("source {name:?}: invalid glob pattern {pattern:?}: {msg}")]
+    InvalidPattern {
+        name: String,
+        pattern: String,
+        msg: String,
+    },
+    #[error("source id {0} is used by more than one source")]
+    DuplicateSourceId(u16),
+    #[error("cannot start the tailer thread: {0}")]
+    Spawn(#[source] io::Error),
+}
+
+impl From<TailError> for io::Error {
+    fn from(e: TailError) -> io::Error {
+        let kind = match &e {
+            TailError::Spawn(inner) => inner.kind(),
+            _ => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// Live counters of one source, updated by the tailer thread with relaxed atomics (each
+/// number is independently meaningful; readers never block the tailer).
+#[derive(Debug, Default)]
+struct SourceCounters {
+    id: u16,
+    files_open: AtomicU64,
+    bytes_read: AtomicU64,
+    lag_bytes: AtomicU64,
+    rotations: AtomicU64,
+    truncations: AtomicU64,
+    lines: AtomicU64,
+    overlong: AtomicU64,
+}
+
+/// A plain copy of one source's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceTailStats {
+    /// Files currently held open (including rotated-away ones still being drained).
+    pub files_open: u64,
+    /// Bytes read from files (including skipped overlong lines), total.
+    pub bytes_read: u64,
+    /// Size − offset summed over open files, as of the last read pass: how far behind we are.
+    pub lag_bytes: u64,
+    /// A path we were reading now names a different file (rename/delete+recreate rotation).
+    pub rotations: u64,
+    /// A file shrank below our offset or its head was rewritten: we restarted at byte 0.
+    pub truncations: u64,
+    /// Complete lines delivered.
+    pub lines: u64,
+    /// Lines skipped for exceeding `max_line_bytes`.
+    pub overlong: u64,
+}
+
+/// Live counters shared with the daemon.
+#[derive(Debug)]
+pub struct TailStats {
+    sources: Vec<SourceCounters>,
+}
+
+impl TailStats {
+    fn new(ids: impl Iterator<Item = u16>) -> TailStats {
+        TailStats {
+            sources: ids
+                .map(|id| SourceCounters {
+                    id,
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// Counters of source `id` (all zero for an unknown id).
+    pub fn source(&self, id: u16) -> SourceTailStats {
+        let Some(c) = self.sources.iter().find(|c| c.id == id) else {
+            return SourceTailStats::default();
+        };
+        let r = Ordering::Relaxed;
+        SourceTailStats {
+            files_open: c.files_open.load(r),
+            bytes_read: c.bytes_read.load(r),
+            lag_bytes: c.lag_bytes.load(r),
+            rotations: c.rotations.load(r),
+            truncations: c.truncations.load(r),
+            lines: c.lines.load(r),
+            overlong: c.overlong.load(r),
+        }
+    }
+
+    /// By position in the spawn-time source list (the worker's index).
+    fn at(&self, idx: usize) -> &SourceCounters {
+        &self.sources[idx]
+    }
+}
+
+/// State shared between the handle, the notify callback and the worker thread.
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    /// A notify event suggested the set of files changed (create/remove/rename): rescan the
+    /// globs on this wake-up instead of waiting for the timer.
+    rescan: AtomicBool,
+}
+
+/// Handle to the running tailer thread.
+#[derive(Debug)]
+pub struct Tailer {
+    thread: Option<JoinHandle<Vec<FileCheckpoint>>>,
+    /// Capacity-1 wake channel: a full channel means a wake-up is already pending, so
+    /// senders use `try_send` and wake-ups coalesce instead of queueing without bound.
+    wake: std_mpsc::SyncSender<()>,
+    shared: Arc<Shared>,
+    stats: Arc<TailStats>,
+}
+
+impl Tailer {
+    /// Starts the tailer thread. Files present now are read according to each source's
+    /// `start_at`; files that appear later are read from the beginning.
+    pub fn spawn(
+        sources: Vec<SourceSpec>,
+        options: TailOptions,
+        out: tokio::sync::mpsc::Sender<LineBatch>,
+    ) -> io::Result<Tailer> {
+        Self::spawn_with_checkpoints(sources, options, out, Vec::new())
+    }
+
+    /// Like [`Tailer::spawn`], resuming files that match a checkpoint (same dev+ino and same
+    /// head bytes, or — when the device number changed, e.g. after a reboot — the same full
+    /// 256-byte head under the same path) at the saved offset. A file present at startup with
+    /// no matching checkpoint falls back to `start_at`.
+    pub fn spawn_with_checkpoints(
+        sources: Vec<SourceSpec>,
+        options: TailOptions,
+        out: tokio::sync::mpsc::Sender<LineBatch>,
+        checkpoints: Vec<FileCheckpoint>,
+    ) -> io::Result<Tailer> {
+        for (i, s) in sources.iter().enumerate() {
+            if sources[..i].iter().any(|o| o.id == s.id) {
+                return Err(TailError::DuplicateSourceId(s.id).into());
+            }
+            if let Err(e) = glob::Pattern::new(&s.pattern) {
+                return Err(TailError::InvalidPattern {
+                    name: s.name.clone(),
+                    pattern: s.pattern.clone(),
+                    msg: e.to_string(),
+                }
+                .into());
+            }
+        }
+        let stats = Arc::new(TailStats::new(sources.iter().map(|s| s.id)));
+        let shared = Arc::new(Shared::default());
+        let (wake_tx, wake_rx) = std_mpsc::sync_channel(1);
+        let worker = worker::Worker::new(
+            sources,
+            options,
+            out,
+            stats.clone(),
+            shared.clone(),
+            wake_tx.clone(),
+            wake_rx,
+            checkpoints,
+        );
+        let thread = std::thread::Builder::new()
+            .name("socwall-tail".into())
+            .spawn(move || worker.run())
+            .map_err(TailError::Spawn)?;
+        Ok(Tailer {
+            thread: Some(thread),
+            wake: wake_tx,
+            shared,
+            stats,
+        })
+    }
+
+    /// The live counters.
+    pub fn stats(&self) -> Arc<TailStats> {
+        self.stats.clone()
+    }
+
+    /// Asks the thread to finish and joins it. Complete lines already read are flushed
+    /// (with `blocking_send`, so the consumer must keep draining the channel — or drop it —
+    /// until this returns). Unterminated last lines of live files are *not* emitted: the
+    /// writer may still complete them.
+    pub fn stop(self) {
+        let _ = self.stop_with_checkpoints();
+    }
+
+    /// [`Tailer::stop`], returning the position of every file still open, for persisting.
+    pub fn stop_with_checkpoints(mut self) -> Vec<FileCheckpoint> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Vec<FileCheckpoint> {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let _ = self.wake.try_send(());
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| {
+                tracing::error!("tailer thread panicked");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Tailer {
+    /// Dropping the handle without `stop()` signals the thread to finish but does not join it:
+    /// joining here could deadlock a consumer that drops the handle while not draining the
+    /// channel. The thread exits after its current pass (or when the receiver is dropped).
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shared.stop.store(true, Ordering::Relaxed);
+            let _ = self.wake.try_send(());
+        }
+    }
+}
