@@ -8,3 +8,4 @@
 pub mod cli;
 pub mod event;
 pub mod parse;
+pub mod time;
