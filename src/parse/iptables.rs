@@ -183,14 +183,15 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         ev.dst_port = dpt.and_then(port);
     }
     ev.bytes = len.and_then(uint);
-    let iface_in = iface_in.and_then(field);
-    let iface_out = iface_out.and_then(field);
+    let iface_in = iface_in.filter(|v| !v.is_empty());
+    let iface_out = iface_out.filter(|v| !v.is_empty());
     ev.direction = match (iface_in, iface_out) {
         (Some(_), None) => Some(Direction::In),
         (None, Some(_)) => Some(Direction::Out),
         _ => None, // forwarded (both set) or neither: no single direction
     };
-    ev.iface = iface_in.or(iface_out);
+    // An interface name that is not UTF-8 is dropped, but still counts for the direction.
+    ev.iface = iface_in.or(iface_out).and_then(field);
     Outcome::Event(ev)
 }
 
