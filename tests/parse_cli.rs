@@ -327,3 +327,68 @@ fn closed_pipe_exits_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+mod no_alloc {
+    //! The parsers' "no allocation per line" contract, checked with a counting allocator that
+    //! only counts on the thread that asks (the test harness's own threads are left alone).
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use socwall::parse::{AutoDetector, Ctx, Format, parse_line};
+
+    struct Counting;
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards every call to the system allocator unchanged; the thread-locals are
+    // const-initialised, so touching them never allocates (no re-entrancy).
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if ON.with(Cell::get) {
+                COUNT.with(|n| n.set(n.get() + 1));
+            }
+            // SAFETY: same contract as ours.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as ours.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    const FIXTURES: &[&[u8]] = &[
+        include_bytes!("fixtures/parse/pf.log"),
+        include_bytes!("fixtures/parse/iptables.log"),
+        include_bytes!("fixtures/parse/filterlog.log"),
+        include_bytes!("fixtures/parse/mixed.log"),
+        include_bytes!("fixtures/parse/odd.log"),
+    ];
+
+    #[test]
+    fn parsing_does_not_allocate() {
+        let ctx = Ctx::new(1_780_000_000_000_000);
+        let mut detector = AutoDetector::new();
+        let mut events = 0;
+        ON.with(|on| on.set(true));
+        for file in FIXTURES {
+            for line in file.split(|&b| b == b'\n') {
+                for &f in Format::ALL {
+                    events += usize::from(matches!(
+                        parse_line(f, line, &ctx),
+                        socwall::parse::Outcome::Event(_)
+                    ));
+                }
+                let _ = detector.feed(line, &ctx);
+            }
+        }
+        ON.with(|on| on.set(false));
+        assert_eq!(events, 5 + 5 + 2 + 5 + 2, "fixture events");
+        assert_eq!(COUNT.with(Cell::get), 0, "allocations while parsing");
+    }
+}
