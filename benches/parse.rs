@@ -36,7 +36,9 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(PF.len() as u64));
     g.bench_function("pf", |b| b.iter(|| events(Format::Pf, PF, &ctx)));
     g.throughput(Throughput::Elements(IPT.len() as u64));
-    g.bench_function("iptables", |b| b.iter(|| events(Format::Iptables, IPT, &ctx)));
+    g.bench_function("iptables", |b| {
+        b.iter(|| events(Format::Iptables, IPT, &ctx))
+    });
     let mixed: Vec<&[u8]> = PF.iter().chain(IPT).copied().collect();
     g.throughput(Throughput::Elements(mixed.len() as u64));
     g.bench_function("auto_mixed", |b| {
