@@ -1,11 +1,255 @@
 //! `socwall parse`: read files (or stdin), print one JSON object per input line.
+//!
+//! Lines are split on `\n` (a trailing `\r` is dropped) by a reader that never holds more than
+//! [`MAX_LINE`] bytes of one line: longer lines are reported as an error and skipped over.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::parse::{AutoDetector, Ctx, Format, FormatSpec, Outcome, json, parse_line};
+
+/// Longest line we parse, in bytes (without the newline).
+const MAX_LINE: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+enum CmdError {
+    #[error("cannot open {path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("cannot write output: {0}")]
+    Write(#[source] io::Error),
+}
+
+enum Line<'a> {
+    Text(&'a [u8]),
+    TooLong,
+}
+
+/// `\n`-separated lines, capped at [`MAX_LINE`] bytes each.
+struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> LineReader<R> {
+    fn new(inner: R) -> Self {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let (mut too_long, mut any) = (false, false);
+        loop {
+            let avail = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let (chunk, done, used) = match memchr::memchr(b'\n', avail) {
+                Some(i) => (&avail[..i], true, i + 1),
+                None => (avail, false, avail.len()),
+            };
+            // +1: room for a `\r` that is stripped below.
+            if !too_long && self.buf.len() + chunk.len() > MAX_LINE + 1 {
+                too_long = true;
+                self.buf = Vec::with_capacity(4096); // release the oversized buffer
+            }
+            if !too_long {
+                self.buf.extend_from_slice(chunk);
+            }
+            self.inner.consume(used);
+            if done {
+                break;
+            }
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        if too_long || self.buf.len() > MAX_LINE {
+            return Ok(Some(Line::TooLong));
+        }
+        Ok(Some(Line::Text(&self.buf)))
+    }
+}
 
 /// Entry point of the subcommand; returns the process exit code.
 pub fn main(format: &str, files: &[PathBuf]) -> ExitCode {
-    let _ = (format, files);
-    eprintln!("socwall parse: not implemented yet");
+    let spec = match format {
+        "auto" => FormatSpec::Auto,
+        name => match Format::from_name(name) {
+            Some(f) => FormatSpec::Fixed(f),
+            None => {
+                let valid: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                eprintln!(
+                    "socwall parse: unknown format {name:?}; valid formats: auto, {}",
+                    valid.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let ctx = Ctx::now();
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut failed = false;
+    for path in files {
+        let label = (files.len() > 1).then_some(path.as_path());
+        match run_file(path, label, spec, &ctx, &mut out) {
+            Ok(()) => {}
+            Err(CmdError::Write(e)) => return write_failure(&e),
+            Err(e) => {
+                // Keep stdout and stderr in order for a reader watching both.
+                if let Err(e) = out.flush() {
+                    return write_failure(&e);
+                }
+                eprintln!("socwall parse: {e}");
+                failed = true;
+            }
+        }
+    }
+    if let Err(e) = out.flush() {
+        return write_failure(&e);
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A closed pipe (`socwall parse big.log | head`) is a normal way to stop: exit quietly.
+fn write_failure(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "socwall parse: {}",
+        CmdError::Write(io::Error::new(e.kind(), e.to_string()))
+    );
     ExitCode::from(1)
+}
+
+fn run_file(
+    path: &Path,
+    label: Option<&Path>,
+    spec: FormatSpec,
+    ctx: &Ctx,
+    out: &mut impl Write,
+) -> Result<(), CmdError> {
+    let name = || path.display().to_string();
+    if path.as_os_str() == "-" {
+        let stdin = io::stdin().lock();
+        return parse_stream(stdin, &name(), label, spec, ctx, out);
+    }
+    let file = File::open(path).map_err(|source| CmdError::Open {
+        path: name(),
+        source,
+    })?;
+    parse_stream(
+        BufReader::with_capacity(64 * 1024, file),
+        &name(),
+        label,
+        spec,
+        ctx,
+        out,
+    )
+}
+
+fn parse_stream(
+    input: impl BufRead,
+    name: &str,
+    label: Option<&Path>,
+    spec: FormatSpec,
+    ctx: &Ctx,
+    out: &mut impl Write,
+) -> Result<(), CmdError> {
+    let file = label.map(|p| p.as_os_str().as_encoded_bytes());
+    let mut lines = LineReader::new(input);
+    let mut detector = AutoDetector::new();
+    let mut buf = Vec::with_capacity(1024);
+    let mut n: u64 = 0;
+    loop {
+        let line = lines.next_line().map_err(|source| CmdError::Read {
+            path: name.to_owned(),
+            source,
+        })?;
+        let Some(line) = line else { break };
+        n += 1;
+        buf.clear();
+        match line {
+            Line::TooLong => json::note(&mut buf, n, file, "error", "line longer than 65536 bytes"),
+            Line::Text(text) => {
+                let (format, outcome) = match spec {
+                    FormatSpec::Fixed(f) => (Some(f), parse_line(f, text, ctx)),
+                    FormatSpec::Auto => detector.feed(text, ctx),
+                };
+                match (outcome, format) {
+                    (Outcome::Event(e), Some(f)) => json::event(&mut buf, n, file, f, &e),
+                    (Outcome::Event(_), None) => {
+                        json::note(&mut buf, n, file, "error", "event without a format")
+                    }
+                    (Outcome::Skipped(why), _) => json::note(&mut buf, n, file, "skipped", why),
+                    (Outcome::Error(why), _) => json::note(&mut buf, n, file, "error", why),
+                }
+            }
+        }
+        out.write_all(&buf).map_err(CmdError::Write)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<Option<Vec<u8>>> {
+        let mut r = LineReader::new(BufReader::with_capacity(7, input));
+        let mut v = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            v.push(match l {
+                Line::Text(t) => Some(t.to_vec()),
+                Line::TooLong => None,
+            });
+        }
+        v
+    }
+
+    #[test]
+    fn splits_crlf_and_last_line_without_newline() {
+        assert_eq!(
+            lines(b"a\r\nbb\n\nccc"),
+            vec![
+                Some(b"a".to_vec()),
+                Some(b"bb".to_vec()),
+                Some(vec![]),
+                Some(b"ccc".to_vec())
+            ]
+        );
+        assert!(lines(b"").is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_capped() {
+        let mut input = vec![b'x'; MAX_LINE];
+        input.push(b'\n');
+        input.extend(vec![b'y'; MAX_LINE + 1]);
+        input.extend_from_slice(b"\nz\n");
+        let got = lines(&input);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].as_ref().map(Vec::len), Some(MAX_LINE));
+        assert_eq!(got[1], None);
+        assert_eq!(got[2], Some(b"z".to_vec()));
+    }
 }

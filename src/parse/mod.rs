@@ -6,6 +6,17 @@
 
 use crate::event::{Event, Micros};
 
+pub mod cmd;
+pub mod detect;
+pub mod filterlog;
+pub mod iptables;
+mod json;
+pub mod pf;
+pub mod syslog;
+
+pub use detect::{AutoDetector, detect};
+pub use iptables::VerdictWords;
+
 /// A log format socwall can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -39,12 +50,35 @@ pub enum FormatSpec {
 }
 
 /// Parse context: what a pure parser needs to know beyond the line itself.
+///
+/// `verdicts` was added for the iptables parser, whose allow/deny verdict lives in a free-form
+/// log prefix chosen by the admin. It is a `&'static` reference (not a `Ctx<'c>` lifetime) so
+/// `Ctx` stays `Copy` and lifetime-free for every stage that passes it around; a configured
+/// word list is built once at start-up and leaked (`Box::leak`), which costs nothing per line.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx {
     /// Year assumed for syslog dates that print none.
     pub year: i32,
     /// "Now", to pull a year-less date that would lie in the future back into last year.
     pub now: Micros,
+    /// Prefix words that map an iptables log prefix to allow/deny.
+    pub verdicts: &'static VerdictWords,
+}
+
+impl Ctx {
+    /// A context for "now" = `now`, its UTC year, and the default verdict words.
+    pub fn new(now: Micros) -> Ctx {
+        Ctx {
+            year: crate::time::year_of(now),
+            now,
+            verdicts: VerdictWords::default_static(),
+        }
+    }
+
+    /// A context for the current wall-clock time.
+    pub fn now() -> Ctx {
+        Ctx::new(crate::time::now_micros())
+    }
 }
 
 /// The result of parsing one line.
@@ -57,4 +91,152 @@ pub enum Outcome<'a> {
     Error(&'static str),
 }
 
-pub mod cmd;
+/// Parses one line as `format`. Pure: the same line and context always give the same outcome.
+pub fn parse_line<'a>(format: Format, line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
+    match format {
+        Format::Pf => pf::parse(line, ctx),
+        Format::Iptables => iptables::parse(line, ctx),
+        Format::Filterlog => filterlog::parse(line, ctx),
+    }
+}
+
+/// Small byte helpers shared by the parsers (all allocation-free).
+pub(crate) mod bytes {
+    use std::net::IpAddr;
+
+    /// `s` as `&str` if it is valid UTF-8 (only ever called on short field slices).
+    pub fn utf8(s: &[u8]) -> Option<&str> {
+        std::str::from_utf8(s).ok()
+    }
+
+    /// Like [`utf8`], but `None` for an empty slice too.
+    pub fn field(s: &[u8]) -> Option<&str> {
+        if s.is_empty() { None } else { utf8(s) }
+    }
+
+    /// Decimal digits only (no sign, no spaces), at most `u64`.
+    pub fn uint(s: &[u8]) -> Option<u64> {
+        if s.is_empty() || s.len() > 19 {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &b in s {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u64::from(b - b'0');
+        }
+        Some(n)
+    }
+
+    pub fn port(s: &[u8]) -> Option<u16> {
+        uint(s).and_then(|n| u16::try_from(n).ok())
+    }
+
+    /// An IPv4 or IPv6 address (bounded length, so a 1 MB token is rejected without work).
+    pub fn ip(s: &[u8]) -> Option<IpAddr> {
+        if s.len() > 45 {
+            return None;
+        }
+        utf8(s)?.parse().ok()
+    }
+
+    pub fn trim(mut s: &[u8]) -> &[u8] {
+        while let [b' ' | b'\t', rest @ ..] = s {
+            s = rest;
+        }
+        while let [rest @ .., b' ' | b'\t' | b'\r'] = s {
+            s = rest;
+        }
+        s
+    }
+
+    /// ASCII case-insensitive substring search; returns the start of the first match.
+    pub fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        let (&first, _) = needle.split_first()?;
+        let last_start = hay.len().checked_sub(needle.len())?;
+        let first = first.to_ascii_lowercase();
+        // First-byte filter before the full compare: most positions fail on one byte.
+        (0..=last_start).find(|&i| {
+            hay[i].to_ascii_lowercase() == first
+                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+        })
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    //! Feeds every parser hostile input: random bytes, prefixes of real lines, NULs, 1 MB lines.
+    use super::*;
+
+    const REAL: &[&[u8]] = &[
+        b"Oct 21 06:07:11.298946 rule 57/0(match): pass in on xl1: 195.141.69.45.1030 > 204.123.2.19.53: 20792 [1au] MX? www.com.ar. (39) (DF)",
+        b"Jan 14 10:15:01 fw1 pf: Jan 14 10:15:01.123456 rule 2/(match) [uid 0, pid 77] block in on em0: 2001:db8::1.443 > 2001:db8::2.51000: Flags [S], seq 1, win 1024, length 0",
+        b"Jun  8 14:34:33 sd-1 kernel: [50028442.088484] [UFW BLOCK] IN=eth0 OUT= MAC= SRC=10.0.0.1 DST=10.0.0.2 LEN=40 PROTO=ICMP TYPE=3 CODE=3 [SRC=10.0.0.2 DST=10.0.0.1 LEN=40 PROTO=UDP SPT=1 DPT=2 LEN=20 ]",
+        b"<134>1 2022-09-06T18:37:34+02:00 opnsense filterlog 69805 - [meta sequenceId=\"2\"] 98,,,x,re0,match,pass,in,6,0x00,0x0ea87,51,udp,17,73,2008::1,2c02::1738,6881,51918,73",
+        b"0 3 PVEFW-HOST-IN 20/Jun/2022:13:09:14 +0200 policy DROP: IN=vmbr0 MAC=aa SRC=10.3.94.11 DST=10.3.94.12 LEN=52 PROTO=UDP SPT=1 DPT=2 LEN=32",
+    ];
+
+    fn all_parsers(line: &[u8]) {
+        let ctx = Ctx::new(1_700_000_000_000_000);
+        for &f in Format::ALL {
+            let _ = parse_line(f, line, &ctx);
+        }
+        let _ = detect(line);
+        let mut d = AutoDetector::new();
+        let _ = d.feed(line, &ctx);
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        // xorshift64*: deterministic, no dependency.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut buf = Vec::with_capacity(512);
+        for _ in 0..20_000 {
+            buf.clear();
+            let len = (next() % 300) as usize;
+            for _ in 0..len {
+                buf.push((next() >> 24) as u8);
+            }
+            all_parsers(&buf);
+        }
+        // Real lines: every prefix, and random single-byte mutations.
+        for line in REAL {
+            for end in 0..=line.len() {
+                all_parsers(&line[..end]);
+                all_parsers(&line[end..]);
+            }
+            let mut m = line.to_vec();
+            for _ in 0..5_000 {
+                let i = (next() as usize) % m.len();
+                let old = m[i];
+                m[i] = (next() >> 40) as u8;
+                all_parsers(&m);
+                m[i] = old;
+            }
+        }
+        all_parsers(b"\0\0\0 rule \0/ SRC=\0 DST= IN= filterlog: ,,,,,");
+        all_parsers(&[0xff, 0xfe, b' ', b'S', b'R', b'C', b'=', 0xc3]);
+    }
+
+    #[test]
+    fn never_panics_on_huge_lines() {
+        let mut big = REAL[2].to_vec();
+        big.resize(1 << 20, b'A');
+        all_parsers(&big);
+        let spaces = vec![b' '; 1 << 20];
+        all_parsers(&spaces);
+        let mut eq = b"IN=eth0 SRC=".to_vec();
+        eq.resize(1 << 20, b'=');
+        all_parsers(&eq);
+        let mut commas = b"Oct 21 06:06:58 h filterlog: ".to_vec();
+        commas.resize(1 << 20, b',');
+        all_parsers(&commas);
+    }
+}

@@ -1,0 +1,394 @@
+//! End-to-end tests of `socwall parse`: the built binary on fixture files, stdin, odd bytes,
+//! long lines and usage errors, asserting the exact JSON objects it prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> String {
+    let p: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "fixtures",
+        "parse",
+        name,
+    ]
+    .iter()
+    .collect();
+    p.to_string_lossy().into_owned()
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socwall"))
+        .arg("parse")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn socwall");
+    {
+        let mut sin = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            sin.write_all(input).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn objects(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l:?}: {e}")))
+        .collect()
+}
+
+/// Year-less syslog dates get the current year (or the previous one): compare the rest.
+fn ts_ends_with(v: &Value, suffix: &str) {
+    let ts = v["ts"].as_str().unwrap_or_else(|| panic!("no ts in {v}"));
+    assert!(ts.ends_with(suffix), "{ts} does not end with {suffix}");
+}
+
+/// `v` without its `ts`, for exact comparison of everything else.
+fn without_ts(v: &Value) -> Value {
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("ts");
+    v
+}
+
+#[test]
+fn pf_fixture_exact() {
+    let out = run(&["--format", "pf", &fixture("pf.log")], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = objects(&out);
+    assert_eq!(o.len(), 8);
+    ts_ends_with(&o[0], "-10-21T06:06:58.096785Z");
+    assert_eq!(
+        without_ts(&o[0]),
+        json!({"line":1,"src_ip":"195.141.69.45","dst_ip":"61.215.160.253","src_port":1030,"dst_port":53,
+               "proto":"udp","action":"allow","direction":"in","iface":"xl1","bytes":null,"packets":1,
+               "rule":"57/0","format":"pf"})
+    );
+    assert_eq!(
+        without_ts(&o[1]),
+        json!({"line":2,"src_ip":"195.141.69.45","dst_ip":"204.123.2.19","src_port":1030,"dst_port":53,
+               "proto":"udp","action":"allow","direction":"in","iface":"xl1","bytes":null,"packets":1,
+               "rule":"57/0","format":"pf","dns_qtype":"MX","dns_qname":"www.com.ar"})
+    );
+    ts_ends_with(&o[2], "-01-14T10:15:01.123456Z");
+    assert_eq!(
+        without_ts(&o[2]),
+        json!({"line":3,"src_ip":"198.51.100.7","dst_ip":"203.0.113.10","src_port":51234,"dst_port":22,
+               "proto":"tcp","action":"deny","direction":"in","iface":"em0","bytes":null,"packets":1,
+               "rule":"def","format":"pf"})
+    );
+    assert_eq!(
+        without_ts(&o[3]),
+        json!({"line":4,"src_ip":"2001:db8::1","dst_ip":"2001:db8::2","src_port":443,"dst_port":51000,
+               "proto":"tcp","action":"allow","direction":"out","iface":"em1","bytes":null,"packets":1,
+               "rule":"3","format":"pf"})
+    );
+    ts_ends_with(&o[4], "-01-14T10:15:03.500000Z");
+    assert_eq!(
+        without_ts(&o[4]),
+        json!({"line":5,"src_ip":"10.0.0.1","dst_ip":"10.0.0.2","src_port":null,"dst_port":null,
+               "proto":"icmp","action":"deny","direction":"in","iface":"em0","bytes":null,"packets":1,
+               "rule":"9","format":"pf"})
+    );
+    assert_eq!(o[5], json!({"line":6,"skipped":"pf: no rule label"}));
+    assert_eq!(o[6], json!({"line":7,"skipped":"pf: no rule label"}));
+    assert_eq!(
+        o[7],
+        json!({"line":8,"error":"pf: bad destination address"})
+    );
+}
+
+#[test]
+fn iptables_fixture_exact() {
+    let out = run(&["--format", "iptables", &fixture("iptables.log")], None);
+    assert!(out.status.success());
+    let o = objects(&out);
+    assert_eq!(o.len(), 7);
+    ts_ends_with(&o[0], "-03-03T10:00:00.000000Z");
+    assert_eq!(
+        without_ts(&o[0]),
+        json!({"line":1,"src_ip":"192.0.2.1","dst_ip":"192.0.2.99","src_port":null,"dst_port":null,
+               "proto":"icmp","action":"deny","direction":"in","iface":"eth0","bytes":68,"packets":1,
+               "rule":"UFW BLOCK","format":"iptables"})
+    );
+    assert_eq!(
+        without_ts(&o[1]),
+        json!({"line":2,"src_ip":"2001:db8::1","dst_ip":"2001:db8::2","src_port":null,"dst_port":null,
+               "proto":"ipv6-icmp","action":"allow","direction":"out","iface":"eth1","bytes":104,"packets":1,
+               "rule":"IPT-ACCEPT","format":"iptables"})
+    );
+    assert_eq!(
+        without_ts(&o[2]),
+        json!({"line":3,"src_ip":"198.51.100.20","dst_ip":"10.9.8.7","src_port":4500,"dst_port":4500,
+               "proto":"udp","action":"deny","direction":null,"iface":"eth0","bytes":1400,"packets":1,
+               "rule":"fwd-drop","format":"iptables"})
+    );
+    assert_eq!(
+        o[3],
+        json!({"line":4,"ts":"2022-06-20T11:16:23.000000Z","src_ip":"10.3.94.12","dst_ip":"10.3.94.10",
+               "src_port":49566,"dst_port":22,"proto":"tcp","action":"deny","direction":"out",
+               "iface":"vmbr0.94","bytes":60,"packets":1,"rule":"PVEFW-HOST-OUT","format":"iptables"})
+    );
+    assert_eq!(o[4], json!({"line":5,"skipped":"iptables: no IN= or OUT="}));
+    assert_eq!(o[5], json!({"line":6,"error":"iptables: bad SRC="}));
+    assert_eq!(
+        (
+            &o[6]["proto"],
+            &o[6]["src_port"],
+            &o[6]["bytes"],
+            &o[6]["action"]
+        ),
+        (&json!("esp"), &Value::Null, &json!(152), &Value::Null)
+    );
+}
+
+#[test]
+fn filterlog_fixture_exact() {
+    let out = run(&["--format", "filterlog", &fixture("filterlog.log")], None);
+    assert!(out.status.success());
+    let o = objects(&out);
+    assert_eq!(
+        o,
+        vec![
+            json!({"line":1,"ts":"2025-03-01T07:00:00.250000Z","src_ip":"203.0.113.50","dst_ip":"192.0.2.10",
+                   "src_port":41234,"dst_port":3389,"proto":"tcp","action":"deny","direction":"in",
+                   "iface":"igb0","bytes":60,"packets":1,"rule":"9f2c0de1","format":"filterlog"}),
+            json!({"line":2,"ts":"2025-03-01T08:00:01.000000Z","src_ip":"2001:db8::10","dst_ip":"2001:db8::53",
+                   "src_port":50000,"dst_port":53,"proto":"udp","action":"allow","direction":"out",
+                   "iface":"igb0","bytes":88,"packets":1,"rule":"13","format":"filterlog"}),
+            json!({"line":3,"error":"filterlog: too few columns"}),
+            json!({"line":4,"skipped":"filterlog: not a filterlog line"}),
+        ]
+    );
+}
+
+#[test]
+fn auto_detects_and_switches_formats() {
+    let out = run(&[&fixture("mixed.log")], None);
+    assert!(out.status.success());
+    let o = objects(&out);
+    let formats: Vec<&Value> = o.iter().map(|v| &v["format"]).collect();
+    assert_eq!(
+        formats,
+        vec![
+            &json!("filterlog"),
+            &json!("filterlog"),
+            &json!("iptables"),
+            &json!("iptables"),
+            &json!("iptables"),
+            &Value::Null
+        ]
+    );
+    assert_eq!(
+        (&o[1]["proto"], &o[1]["src_port"]),
+        (&json!("icmp"), &Value::Null)
+    );
+    // After three iptables lines in a row the detector has switched: the unclaimed last line
+    // carries the iptables parser's reason, not filterlog's.
+    assert_eq!(o[5], json!({"line":6,"skipped":"iptables: no IN= or OUT="}));
+}
+
+#[test]
+fn auto_on_unrecognised_input_reports_every_line() {
+    let out = run(&["-"], Some(b"hello\n\nworld"));
+    assert!(out.status.success());
+    assert_eq!(
+        objects(&out),
+        vec![
+            json!({"line":1,"skipped":"no parser recognised the line"}),
+            json!({"line":2,"skipped":"no parser recognised the line"}),
+            json!({"line":3,"skipped":"no parser recognised the line"}),
+        ]
+    );
+}
+
+#[test]
+fn stdin_crlf_invalid_utf8_and_nul() {
+    let input = std::fs::read(fixture("odd.log")).unwrap();
+    let out = run(&["--format", "auto", "-"], Some(&input));
+    assert!(out.status.success());
+    let o = objects(&out);
+    assert_eq!(o.len(), 3);
+    assert_eq!(
+        (&o[0]["format"], &o[0]["bytes"], &o[0]["dst_port"]),
+        (&json!("filterlog"), &json!(40), &json!(2000))
+    );
+    // CR stripped: the last CSV column parsed cleanly and the line is an event.
+    assert_eq!(o[0]["proto"], json!("udp"));
+    // Invalid UTF-8 in the interface name: the field is dropped, the event and direction kept.
+    assert_eq!(
+        (
+            &o[1]["format"],
+            &o[1]["iface"],
+            &o[1]["direction"],
+            &o[1]["rule"],
+            &o[1]["src_ip"]
+        ),
+        (
+            &json!("iptables"),
+            &Value::Null,
+            &json!("in"),
+            &Value::Null,
+            &json!("10.0.0.1")
+        )
+    );
+    assert_eq!(
+        o[2],
+        json!({"line":3,"skipped":"filterlog: not a filterlog line"})
+    );
+}
+
+#[test]
+fn long_lines_are_errors_and_parsing_continues() {
+    let mut input = vec![b'A'; 70_000];
+    input.extend_from_slice(b"\nrule 1/(match) pass in on em0: 10.0.0.1.1 > 10.0.0.2.2: udp 1\n");
+    let out = run(&["--format", "pf", "-"], Some(&input));
+    assert!(out.status.success());
+    let o = objects(&out);
+    assert_eq!(
+        o[0],
+        json!({"line":1,"error":"line longer than 65536 bytes"})
+    );
+    assert_eq!((&o[1]["line"], &o[1]["dst_port"]), (&json!(2), &json!(2)));
+    assert_eq!(o.len(), 2);
+}
+
+#[test]
+fn several_files_are_labelled_and_unreadable_ones_reported() {
+    let pf = fixture("pf.log");
+    let missing = fixture("does-not-exist.log");
+    let fl = fixture("filterlog.log");
+    let out = run(&[&pf, &missing, &fl], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does-not-exist.log"), "{stderr}");
+    let o = objects(&out);
+    assert_eq!(o.len(), 8 + 4, "both readable files are parsed");
+    assert_eq!((&o[0]["file"], &o[0]["line"]), (&json!(pf), &json!(1)));
+    assert_eq!((&o[8]["file"], &o[8]["line"]), (&json!(fl), &json!(1)));
+    // One file: no "file" key.
+    let out = run(&[&fl], None);
+    assert!(objects(&out).iter().all(|v| v.get("file").is_none()));
+}
+
+#[test]
+fn unknown_format_is_a_usage_error() {
+    let out = run(&["--format", "netflowz", &fixture("pf.log")], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in ["auto", "pf", "iptables", "filterlog"] {
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
+
+#[test]
+fn closed_pipe_exits_quietly() {
+    let line = b"rule 1/(match) pass in on em0: 10.0.0.1.1 > 10.0.0.2.2: udp 1\n";
+    let input: Vec<u8> = line
+        .iter()
+        .copied()
+        .cycle()
+        .take(line.len() * 200_000)
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socwall"))
+        .args(["parse", "--format", "pf", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = sin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    assert!(out.status.success(), "status {:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+mod no_alloc {
+    //! The parsers' "no allocation per line" contract, checked with a counting allocator that
+    //! only counts on the thread that asks (the test harness's own threads are left alone).
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    use socwall::parse::{AutoDetector, Ctx, Format, parse_line};
+
+    struct Counting;
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards every call to the system allocator unchanged; the thread-locals are
+    // const-initialised, so touching them never allocates (no re-entrancy).
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if ON.with(Cell::get) {
+                COUNT.with(|n| n.set(n.get() + 1));
+            }
+            // SAFETY: same contract as ours.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: same contract as ours.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    const FIXTURES: &[&[u8]] = &[
+        include_bytes!("fixtures/parse/pf.log"),
+        include_bytes!("fixtures/parse/iptables.log"),
+        include_bytes!("fixtures/parse/filterlog.log"),
+        include_bytes!("fixtures/parse/mixed.log"),
+        include_bytes!("fixtures/parse/odd.log"),
+    ];
+
+    #[test]
+    fn parsing_does_not_allocate() {
+        let ctx = Ctx::new(1_780_000_000_000_000);
+        let mut detector = AutoDetector::new();
+        let mut events = 0;
+        ON.with(|on| on.set(true));
+        for file in FIXTURES {
+            for line in file.split(|&b| b == b'\n') {
+                for &f in Format::ALL {
+                    events += usize::from(matches!(
+                        parse_line(f, line, &ctx),
+                        socwall::parse::Outcome::Event(_)
+                    ));
+                }
+                let _ = detector.feed(line, &ctx);
+            }
+        }
+        ON.with(|on| on.set(false));
+        assert_eq!(events, 5 + 5 + 2 + 5 + 2, "fixture events");
+        assert_eq!(COUNT.with(Cell::get), 0, "allocations while parsing");
+    }
+}
