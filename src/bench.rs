@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::aggregate::{AggregateSettings, Aggregator, EventBatch, SourceSettings};
 use crate::event::Record;
 use crate::parse::{Ctx, Format, Outcome, parse_line};
-use crate::time::{now_micros, year_of};
+use crate::time::now_micros;
 
 /// Lines per batch handed to the aggregator, as the tailer would (≈64 KiB of text).
 const BATCH: usize = 512;
@@ -66,7 +66,7 @@ fn cpu_seconds() -> Option<f64> {
 
 pub fn main(lines: usize) -> ExitCode {
     let now = now_micros();
-    let ctx = Ctx::new(year_of(now), now);
+    let ctx = Ctx::new(now);
     println!("socwall bench: {lines} generated lines per format, one thread");
     println!("{:<10} {:>14} {:>16} {:>10}", "format", "parse lines/s", "parse+agg lines/s", "events");
     for &format in Format::ALL {

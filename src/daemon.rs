@@ -59,7 +59,8 @@ pub async fn run(listener: TcpListener, settings: Settings, shutdown: impl Futur
         .map(|(i, s)| SourceSpec {
             id: i as u16,
             name: s.name.clone(),
-            pattern: s.path.clone(),
+            // notify reports absolute paths; a relative glob would only be seen by the rescan.
+            pattern: std::path::absolute(&s.path).map(|p| p.display().to_string()).unwrap_or_else(|_| s.path.clone()),
             start_at: s.start_at,
             max_line_bytes: s.max_line_bytes,
         })

@@ -12,6 +12,7 @@ pub mod filterlog;
 pub mod iptables;
 mod json;
 pub mod pf;
+pub mod stage;
 pub mod syslog;
 
 pub use detect::{AutoDetector, detect};
