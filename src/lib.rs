@@ -5,6 +5,7 @@
 //! windows, top-N, feed health; one owner, no locks) → `hub` (serialise once per tick) → `web`
 //! (HTTP API, WebSocket fan-out, embedded wall page).
 
+pub mod aggregate;
 pub mod cli;
 pub mod event;
 pub mod parse;
