@@ -303,6 +303,7 @@ fn memory_bounded_under_random_sources() {
     assert!(sz.rare_untracked > 0);
     assert!(sz.hosts <= sz.host_cap && sz.ports <= sz.port_cap);
     let mem = a.memory_estimate();
+    eprintln!("memory_estimate at caps: {mem} bytes, {sz:?}");
     run(&mut a, 1_000_000, &mut now);
     let sz2 = a.sizes();
     assert_eq!(sz2.max_summary_len, sz.summary_cap);
