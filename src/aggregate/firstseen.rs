@@ -8,7 +8,7 @@
 //! the ring is reported only if the map still agrees on its `first` (so a key that expired and came
 //! back is listed once, at its newest `first`).
 //!
-//! Bounds: the map holds at most `cap` keys (hosts: 1M; ports: the 4 port-carrying protocols ×
+//! Bounds: the map holds at most `cap` keys (hosts: `HOST_CAP` ≈ 0.9M; ports: the 4 port-carrying protocols ×
 //! 65536 fits in 262144). When full, expired keys are swept (at most once a minute, so an attacker
 //! cannot make every record pay for a full scan); if it is still full the newcomer is *not*
 //! remembered and not reported, and `dropped` counts it (shown as `first_seen.host_dropped`).

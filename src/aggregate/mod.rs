@@ -59,8 +59,9 @@ pub const PROTOCOLS_WINDOW_S: i64 = 900;
 /// Most feeds tracked (configured sources always get one; unknown ids beyond this are counted
 /// in the totals only).
 pub const MAX_FEEDS: usize = 64;
-/// Hard cap of the internal-host first-seen set.
-pub const HOST_CAP: usize = 1 << 20;
+/// Hard cap of the internal-host first-seen set: half the usable capacity of a 2^21-bucket
+/// table, so sweep/insert churn rehashes in place and never doubles the table to 2^22.
+pub const HOST_CAP: usize = 917_504;
 /// Cap of the port first-seen set (4 port-carrying protocols × 65536 ports fit).
 pub const PORT_CAP: usize = 4 << 16;
 /// First-seen retention: "new" means not seen for this long.

@@ -39,7 +39,9 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
         let cap = cap.max(1);
         SpaceSaving {
             cap,
-            index: HashMap::with_capacity_and_hasher(cap, RandomState::default()),
+            // Twice the counters: evictions leave tombstones, and hashbrown rehashes in place
+            // (instead of doubling the table at a random moment) only while at most half full.
+            index: HashMap::with_capacity_and_hasher(2 * cap, RandomState::default()),
             keys: Vec::with_capacity(cap),
             counts: Vec::with_capacity(cap),
             errors: Vec::with_capacity(cap),

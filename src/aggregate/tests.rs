@@ -309,10 +309,11 @@ fn memory_bounded_under_random_sources() {
     assert_eq!(sz2.max_summary_len, sz.summary_cap);
     assert_eq!(sz.hosts, HOST_CAP); // ~1.9M distinct internal destinations offered
     assert_eq!(sz2.hosts, HOST_CAP);
-    assert_eq!(
-        a.memory_estimate(),
-        mem,
-        "memory grew after the caps were reached"
+    // Bounded: another million adversarial records may not grow it beyond hash-table noise.
+    let after = a.memory_estimate();
+    assert!(
+        after <= mem + mem / 100,
+        "memory grew after the caps were reached: {mem} -> {after}"
     );
     let snap = a.snapshot(now);
     assert_eq!(snap.topn.h1.src.len(), 10);
