@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|e| e.path());
     for e in entries {
@@ -17,7 +19,10 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
             if name.starts_with('.') || name.ends_with('~') {
                 continue;
             }
-            out.push((rel.to_string_lossy().replace('\\', "/"), p.canonicalize().unwrap().display().to_string()));
+            out.push((
+                rel.to_string_lossy().replace('\\', "/"),
+                p.canonicalize().unwrap().display().to_string(),
+            ));
         }
     }
 }

@@ -20,7 +20,12 @@ pub fn sample_lines(format: Format, n: usize) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let (a, b, c, d) = ((x >> 8) as u8, (x >> 16) as u8, (x >> 24) as u8, (x >> 32) as u8);
+        let (a, b, c, d) = (
+            (x >> 8) as u8,
+            (x >> 16) as u8,
+            (x >> 24) as u8,
+            (x >> 32) as u8,
+        );
         let port = [22u16, 80, 443, 445, 3389, 53, 8080][(x % 7) as usize];
         let sport = 1024 + (x >> 40) as u16 % 60000;
         let line = match format {
@@ -68,10 +73,16 @@ pub fn main(lines: usize) -> ExitCode {
     let now = now_micros();
     let ctx = Ctx::new(now);
     println!("socwall bench: {lines} generated lines per format, one thread");
-    println!("{:<10} {:>14} {:>16} {:>10}", "format", "parse lines/s", "parse+agg lines/s", "events");
+    println!(
+        "{:<10} {:>14} {:>16} {:>10}",
+        "format", "parse lines/s", "parse+agg lines/s", "events"
+    );
     for &format in Format::ALL {
         let data = sample_lines(format, lines);
-        let split: Vec<&[u8]> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let split: Vec<&[u8]> = data
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
 
         // Parse only.
         let t = Instant::now();
@@ -85,7 +96,7 @@ pub fn main(lines: usize) -> ExitCode {
 
         // Parse + aggregate, in batches as the daemon does.
         let settings = AggregateSettings {
-            sources: vec![SourceSettings { name: "bench".into(), ..SourceSettings::default() }],
+            sources: vec![SourceSettings::new("bench")],
             ..AggregateSettings::default()
         };
         let mut agg = Aggregator::new(settings, now);
@@ -93,7 +104,11 @@ pub fn main(lines: usize) -> ExitCode {
         let t = Instant::now();
         for chunk in split.chunks(BATCH) {
             records.clear();
-            let mut batch = EventBatch { source: 0, lines: chunk.len() as u64, ..EventBatch::default() };
+            let mut batch = EventBatch {
+                source: 0,
+                lines: chunk.len() as u64,
+                ..EventBatch::default()
+            };
             for l in chunk {
                 match parse_line(format, l, &ctx) {
                     Outcome::Event(e) => records.push(e.record()),
@@ -107,9 +122,20 @@ pub fn main(lines: usize) -> ExitCode {
         }
         let _ = agg.snapshot(now);
         let full_rate = split.len() as f64 / t.elapsed().as_secs_f64();
-        println!("{:<10} {:>14.0} {:>16.0} {:>10}", format.name(), parse_rate, full_rate, events);
+        println!(
+            "{:<10} {:>14.0} {:>16.0} {:>10}",
+            format.name(),
+            parse_rate,
+            full_rate,
+            events
+        );
         if events != split.len() {
-            eprintln!("socwall bench: {} of {} {} lines did not parse", split.len() - events, split.len(), format.name());
+            eprintln!(
+                "socwall bench: {} of {} {} lines did not parse",
+                split.len() - events,
+                split.len(),
+                format.name()
+            );
             return ExitCode::from(1);
         }
     }

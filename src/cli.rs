@@ -72,7 +72,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -103,14 +107,20 @@ fn init_tracing(level: &str) {
     // RUST_LOG wins over the config so an operator can turn up logging without editing files.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
-        eprintln!("socwall: cannot start the runtime: {e}");
-        ExitCode::from(1)
-    })
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("socwall: cannot start the runtime: {e}");
+            ExitCode::from(1)
+        })
 }
 
 fn serve(settings: Settings, banner: Option<String>) -> ExitCode {
@@ -168,7 +178,10 @@ fn check(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match crate::dashboard::Dashboards::load(settings.dashboards.dir.as_deref(), &settings.dashboards.default) {
+    match crate::dashboard::Dashboards::load(
+        settings.dashboards.dir.as_deref(),
+        &settings.dashboards.default,
+    ) {
         Ok(d) => {
             println!(
                 "socwall check: {} is valid: {} source(s), dashboards: {}",
@@ -216,11 +229,20 @@ fn demo(listen: SocketAddr, rate: u32, dir: Option<PathBuf>) -> ExitCode {
     let generator = match crate::demo::spawn(opts, stop.clone()) {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("socwall demo: cannot write demo logs in {}: {e}", dir.display());
+            eprintln!(
+                "socwall demo: cannot write demo logs in {}: {e}",
+                dir.display()
+            );
             return ExitCode::from(1);
         }
     };
-    let code = serve(settings, Some(format!("socwall demo: open http://{{addr}}/  (logs in {})", dir.display())));
+    let code = serve(
+        settings,
+        Some(format!(
+            "socwall demo: open http://{{addr}}/  (logs in {})",
+            dir.display()
+        )),
+    );
     stop.store(true, Ordering::Relaxed);
     let _ = generator.join();
     drop(tmp);

@@ -195,10 +195,16 @@ impl Default for Settings {
             },
             aggregate: AggregateConfig {
                 top_n: 10,
-                internal_networks: DEFAULT_INTERNAL_NETWORKS.iter().map(|s| s.to_string()).collect(),
+                internal_networks: DEFAULT_INTERNAL_NETWORKS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 learning: Duration::from_secs(600),
             },
-            dashboards: DashboardSettings { dir: None, default: "soc-wall".into() },
+            dashboards: DashboardSettings {
+                dir: None,
+                default: "soc-wall".into(),
+            },
             log_level: "info".into(),
             sources: Vec::new(),
         }
@@ -261,7 +267,9 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         s.server.listen = v.parse().map_err(|_| {
             loc.err(
                 "server.listen",
-                format!("`{v}` is not an address:port; write e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""),
+                format!(
+                    "`{v}` is not an address:port; write e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""
+                ),
             )
         })?;
     }
@@ -276,8 +284,13 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         }
         s.server.allowed_origins = v;
     }
-    s.server.update_interval =
-        duration(loc, "server.update_interval", raw.server.update_interval, d.server.update_interval, (50, 10_000))?;
+    s.server.update_interval = duration(
+        loc,
+        "server.update_interval",
+        raw.server.update_interval,
+        d.server.update_interval,
+        (50, 10_000),
+    )?;
     s.server.heartbeat_interval = duration(
         loc,
         "server.heartbeat_interval",
@@ -285,18 +298,50 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         d.server.heartbeat_interval,
         (500, 60_000),
     )?;
-    s.server.ping_interval =
-        duration(loc, "server.ping_interval", raw.server.ping_interval, d.server.ping_interval, (1_000, 300_000))?;
-    s.server.max_clients = int(loc, "server.max_clients", raw.server.max_clients, d.server.max_clients, (1, 100_000))?;
+    s.server.ping_interval = duration(
+        loc,
+        "server.ping_interval",
+        raw.server.ping_interval,
+        d.server.ping_interval,
+        (1_000, 300_000),
+    )?;
+    s.server.max_clients = int(
+        loc,
+        "server.max_clients",
+        raw.server.max_clients,
+        d.server.max_clients,
+        (1, 100_000),
+    )?;
 
-    s.tail.rescan_interval =
-        duration(loc, "tail.rescan_interval", raw.tail.rescan_interval, d.tail.rescan_interval, (10, 60_000))?;
-    s.tail.max_line_bytes =
-        int(loc, "tail.max_line_bytes", raw.tail.max_line_bytes, d.tail.max_line_bytes, (256, 16 << 20))?;
-    s.tail.max_open_files =
-        int(loc, "tail.max_open_files", raw.tail.max_open_files, d.tail.max_open_files, (1, 65_536))?;
+    s.tail.rescan_interval = duration(
+        loc,
+        "tail.rescan_interval",
+        raw.tail.rescan_interval,
+        d.tail.rescan_interval,
+        (10, 60_000),
+    )?;
+    s.tail.max_line_bytes = int(
+        loc,
+        "tail.max_line_bytes",
+        raw.tail.max_line_bytes,
+        d.tail.max_line_bytes,
+        (256, 16 << 20),
+    )?;
+    s.tail.max_open_files = int(
+        loc,
+        "tail.max_open_files",
+        raw.tail.max_open_files,
+        d.tail.max_open_files,
+        (1, 65_536),
+    )?;
 
-    s.aggregate.top_n = int(loc, "aggregate.top_n", raw.aggregate.top_n, d.aggregate.top_n, (1, 100))?;
+    s.aggregate.top_n = int(
+        loc,
+        "aggregate.top_n",
+        raw.aggregate.top_n,
+        d.aggregate.top_n,
+        (1, 100),
+    )?;
     if let Some(nets) = raw.aggregate.internal_networks {
         for n in &nets {
             if !valid_cidr(n) {
@@ -308,8 +353,13 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         }
         s.aggregate.internal_networks = nets;
     }
-    s.aggregate.learning =
-        duration(loc, "aggregate.learning", raw.aggregate.learning, d.aggregate.learning, (0, 7 * 86_400_000))?;
+    s.aggregate.learning = duration(
+        loc,
+        "aggregate.learning",
+        raw.aggregate.learning,
+        d.aggregate.learning,
+        (0, 7 * 86_400_000),
+    )?;
 
     if let Some(dir) = raw.dashboards.dir {
         s.dashboards.dir = Some(PathBuf::from(dir));
@@ -336,47 +386,112 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
 
     for (i, src) in raw.source.into_iter().enumerate() {
         let at = |key: &str| format!("source[{i}].{key}");
-        let name = src
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| loc.err_item("source", i, "name", "every [[source]] needs a name, shown on the wall".into()))?;
+        let name = src.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+            loc.err_item(
+                "source",
+                i,
+                "name",
+                "every [[source]] needs a name, shown on the wall".into(),
+            )
+        })?;
         if s.sources.iter().any(|o: &SourceSettings| o.name == name) {
-            return Err(loc.err_item("source", i, "name", format!("`{name}` is used by two sources; names must be unique")));
+            return Err(loc.err_item(
+                "source",
+                i,
+                "name",
+                format!("`{name}` is used by two sources; names must be unique"),
+            ));
         }
-        let path = src
-            .path
-            .filter(|p| !p.trim().is_empty())
-            .ok_or_else(|| loc.err_item("source", i, "path", "every [[source]] needs a path (a file or a glob such as /var/log/fw.log*)".into()))?;
+        let path = src.path.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
+            loc.err_item(
+                "source",
+                i,
+                "path",
+                "every [[source]] needs a path (a file or a glob such as /var/log/fw.log*)".into(),
+            )
+        })?;
         if let Err(e) = glob::Pattern::new(&path) {
-            return Err(loc.err_item("source", i, "path", format!("`{path}` is not a valid glob: {e}")));
+            return Err(loc.err_item(
+                "source",
+                i,
+                "path",
+                format!("`{path}` is not a valid glob: {e}"),
+            ));
         }
         let format = match src.format.as_deref() {
             None | Some("auto") => FormatSpec::Auto,
             Some(f) => FormatSpec::Fixed(Format::from_name(f).ok_or_else(|| {
                 let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-                loc.err_item("source", i, "format", format!("unknown format `{f}`; use auto or one of: {}", names.join(", ")))
+                loc.err_item(
+                    "source",
+                    i,
+                    "format",
+                    format!(
+                        "unknown format `{f}`; use auto or one of: {}",
+                        names.join(", ")
+                    ),
+                )
             })?),
         };
         let start_at = match src.start_at.as_deref() {
             None | Some("end") => StartAt::End,
             Some("beginning") => StartAt::Beginning,
             Some(o) => {
-                return Err(loc.err_item("source", i, "start_at", format!("`{o}` is not allowed; use \"end\" or \"beginning\"")));
+                return Err(loc.err_item(
+                    "source",
+                    i,
+                    "start_at",
+                    format!("`{o}` is not allowed; use \"end\" or \"beginning\""),
+                ));
             }
         };
-        let quiet_after = duration_at(loc, Some(i), &at("quiet_after"), "quiet_after", src.quiet_after, Duration::from_secs(60), (1_000, 7 * 86_400_000))?;
-        let silent_after = duration_at(loc, Some(i), &at("silent_after"), "silent_after", src.silent_after, Duration::from_secs(300), (1_000, 7 * 86_400_000))?;
+        let quiet_after = duration_at(
+            loc,
+            Some(i),
+            &at("quiet_after"),
+            "quiet_after",
+            src.quiet_after,
+            Duration::from_secs(60),
+            (1_000, 7 * 86_400_000),
+        )?;
+        let silent_after = duration_at(
+            loc,
+            Some(i),
+            &at("silent_after"),
+            "silent_after",
+            src.silent_after,
+            Duration::from_secs(300),
+            (1_000, 7 * 86_400_000),
+        )?;
         if silent_after < quiet_after {
-            return Err(loc.err_item("source", i, "silent_after", "must not be shorter than quiet_after".into()));
+            return Err(loc.err_item(
+                "source",
+                i,
+                "silent_after",
+                "must not be shorter than quiet_after".into(),
+            ));
         }
         let max_line_bytes = match src.max_line_bytes {
             None => s.tail.max_line_bytes,
             Some(v) if (256..=16 << 20).contains(&v) => v as usize,
             Some(v) => {
-                return Err(loc.err_item("source", i, "max_line_bytes", format!("{v} is out of range; use 256 to 16777216")));
+                return Err(loc.err_item(
+                    "source",
+                    i,
+                    "max_line_bytes",
+                    format!("{v} is out of range; use 256 to 16777216"),
+                ));
             }
         };
-        s.sources.push(SourceSettings { name, path, format, start_at, quiet_after, silent_after, max_line_bytes });
+        s.sources.push(SourceSettings {
+            name,
+            path,
+            format,
+            start_at,
+            quiet_after,
+            silent_after,
+            max_line_bytes,
+        });
     }
     if s.sources.len() > u16::MAX as usize {
         return Err(loc.err("source", "too many sources".into()));
@@ -385,13 +500,25 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
 }
 
 fn valid_cidr(s: &str) -> bool {
-    let Some((ip, prefix)) = s.split_once('/') else { return false };
-    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
-    let Ok(prefix) = prefix.parse::<u8>() else { return false };
+    let Some((ip, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
     prefix <= if ip.is_ipv4() { 32 } else { 128 }
 }
 
-fn int(loc: &Locator<'_>, key: &str, v: Option<i64>, default: usize, (lo, hi): (i64, i64)) -> Result<usize, ConfigError> {
+fn int(
+    loc: &Locator<'_>,
+    key: &str,
+    v: Option<i64>,
+    default: usize,
+    (lo, hi): (i64, i64),
+) -> Result<usize, ConfigError> {
     match v {
         None => Ok(default),
         Some(v) if (lo..=hi).contains(&v) => Ok(v as usize),
@@ -406,7 +533,15 @@ fn duration(
     default: Duration,
     range_ms: (u64, u64),
 ) -> Result<Duration, ConfigError> {
-    duration_at(loc, None, key, key.rsplit('.').next().unwrap_or(key), v, default, range_ms)
+    duration_at(
+        loc,
+        None,
+        key,
+        key.rsplit('.').next().unwrap_or(key),
+        v,
+        default,
+        range_ms,
+    )
 }
 
 fn duration_at(
@@ -480,17 +615,27 @@ impl Locator<'_> {
         };
         ConfigError {
             file: self.file.to_string(),
-            line: self.find(table, None, leaf).or_else(|| table.and_then(|t| self.find_table(t, None))),
+            line: self
+                .find(table, None, leaf)
+                .or_else(|| table.and_then(|t| self.find_table(t, None))),
             key: Some(key.to_string()),
             message,
         }
     }
 
     /// An error about `leaf` in the `index`-th `[[table]]` (0-based, as in `source[1].format`).
-    pub(crate) fn err_item(&self, table: &str, index: usize, leaf: &str, message: String) -> ConfigError {
+    pub(crate) fn err_item(
+        &self,
+        table: &str,
+        index: usize,
+        leaf: &str,
+        message: String,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_string(),
-            line: self.find(Some(table), Some(index), leaf).or_else(|| self.find_table(table, Some(index))),
+            line: self
+                .find(Some(table), Some(index), leaf)
+                .or_else(|| self.find_table(table, Some(index))),
             key: Some(format!("{table}[{index}].{leaf}")),
             message,
         }
@@ -533,8 +678,14 @@ impl Locator<'_> {
                 continue;
             }
             let t = line.trim_start();
-            let key = t.split(['=', ' ', '\t']).next().unwrap_or("").trim_matches('"');
-            if key == leaf && t[key.len()..].trim_start().starts_with('=') || (key == leaf && t.contains('=')) {
+            let key = t
+                .split(['=', ' ', '\t'])
+                .next()
+                .unwrap_or("")
+                .trim_matches('"');
+            if key == leaf && t[key.len()..].trim_start().starts_with('=')
+                || (key == leaf && t.contains('='))
+            {
                 let table_ok = current == table;
                 let index_ok = index.is_none() || array_index == index;
                 if table_ok && index_ok {
@@ -554,9 +705,17 @@ impl Locator<'_> {
                 key: None,
                 message: format!("not valid TOML: {}", first_line(&cause.to_string())),
             },
-            config::ConfigError::Type { unexpected, expected, key, .. } => {
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key,
+                ..
+            } => {
                 let key = key.unwrap_or_default();
-                self.keyed(&key, format!("has the wrong type: found {unexpected}, expected {expected}"))
+                self.keyed(
+                    &key,
+                    format!("has the wrong type: found {unexpected}, expected {expected}"),
+                )
             }
             config::ConfigError::At { error, key, .. } => {
                 let inner = self.from_config_error(*error);
@@ -568,7 +727,11 @@ impl Locator<'_> {
             other => {
                 let msg = other.to_string();
                 // serde's "unknown field `x`, expected one of ..." carries the key in the text.
-                if let Some(field) = msg.split("unknown field `").nth(1).and_then(|r| r.split('`').next()) {
+                if let Some(field) = msg
+                    .split("unknown field `")
+                    .nth(1)
+                    .and_then(|r| r.split('`').next())
+                {
                     let line = self
                         .text
                         .lines()
@@ -578,10 +741,21 @@ impl Locator<'_> {
                         file: self.file.to_string(),
                         line,
                         key: Some(field.to_string()),
-                        message: format!("unknown key; {}", msg.split(", expected").nth(1).map(|r| format!("expected{r}")).unwrap_or(msg.clone())),
+                        message: format!(
+                            "unknown key; {}",
+                            msg.split(", expected")
+                                .nth(1)
+                                .map(|r| format!("expected{r}"))
+                                .unwrap_or(msg.clone())
+                        ),
                     };
                 }
-                ConfigError { file: self.file.to_string(), line: None, key: None, message: msg }
+                ConfigError {
+                    file: self.file.to_string(),
+                    line: None,
+                    key: None,
+                    message: msg,
+                }
             }
         }
     }
@@ -600,16 +774,20 @@ impl Locator<'_> {
 
 fn header_name(line: &str) -> Option<&str> {
     let t = line.trim();
-    let inner = t.strip_prefix("[[").and_then(|r| r.split("]]").next()).or_else(|| {
-        t.strip_prefix('[').and_then(|r| r.split(']').next())
-    })?;
+    let inner = t
+        .strip_prefix("[[")
+        .and_then(|r| r.split("]]").next())
+        .or_else(|| t.strip_prefix('[').and_then(|r| r.split(']').next()))?;
     Some(inner.trim())
 }
 
 pub(crate) fn toml_error_line(msg: &str) -> Option<usize> {
     // toml's messages start "TOML parse error at line 3, column 7".
     let rest = msg.split("line ").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub(crate) fn first_line(s: &str) -> String {
@@ -649,7 +827,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.line, Some(8));
         assert_eq!(e.key.as_deref(), Some("source[1].format"));
-        assert!(e.to_string().starts_with("test.toml:8: `source[1].format`: unknown format `pff`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("test.toml:8: `source[1].format`: unknown format `pff`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -679,9 +861,15 @@ mod tests {
         let e = load("[server]\nlisten = \"localhost\"\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("server.listen")));
         let e = load("[tail]\nrescan_interval = \"soon\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("tail.rescan_interval")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("tail.rescan_interval"))
+        );
         let e = load("[[source]]\nname = \"a\"\npath = \"/x\"\nquiet_after = \"10m\"\nsilent_after = \"1m\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("source[0].silent_after")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(5), Some("source[0].silent_after"))
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregate::{AggregateSettings, Aggregator, Cidr, EventBatch, SourceSettings as AggSource};
+use crate::aggregate::{
+    AggregateSettings, Aggregator, Cidr, EventBatch, SourceSettings as AggSource, Step,
+};
 use crate::config::Settings;
 use crate::dashboard::Dashboards;
 use crate::hub::{self, Frame, HubStats, Published};
@@ -37,9 +39,17 @@ const EVENT_BATCHES: usize = 16;
 
 /// Runs the daemon on an already-bound listener until `shutdown` resolves (mini-redis style:
 /// tests bind 127.0.0.1:0 and pass a oneshot).
-pub async fn run(listener: TcpListener, settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), RunError> {
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     let started = Instant::now();
-    let dashboards = Dashboards::load(settings.dashboards.dir.as_deref(), &settings.dashboards.default).map_err(RunError::Config)?;
+    let dashboards = Dashboards::load(
+        settings.dashboards.dir.as_deref(),
+        &settings.dashboards.default,
+    )
+    .map_err(RunError::Config)?;
     let (trigger, stop) = shutdown::channel();
     let trigger = Arc::new(trigger);
     {
@@ -60,7 +70,9 @@ pub async fn run(listener: TcpListener, settings: Settings, shutdown: impl Futur
             id: i as u16,
             name: s.name.clone(),
             // notify reports absolute paths; a relative glob would only be seen by the rescan.
-            pattern: std::path::absolute(&s.path).map(|p| p.display().to_string()).unwrap_or_else(|_| s.path.clone()),
+            pattern: std::path::absolute(&s.path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| s.path.clone()),
             start_at: s.start_at,
             max_line_bytes: s.max_line_bytes,
         })
@@ -91,7 +103,11 @@ pub async fn run(listener: TcpListener, settings: Settings, shutdown: impl Futur
         sources: settings
             .sources
             .iter()
-            .map(|s| AggSource { name: s.name.clone(), quiet_after: s.quiet_after, silent_after: s.silent_after })
+            .map(|s| AggSource {
+                name: s.name.clone(),
+                quiet_after: s.quiet_after,
+                silent_after: s.silent_after,
+            })
             .collect(),
     };
     let (publish_tx, publish_rx) = mpsc::channel(2);
@@ -145,7 +161,13 @@ async fn aggregate_loop(
     mut agg: Aggregator,
     mut events: mpsc::Receiver<EventBatch>,
     mut series: mpsc::Receiver<SeriesRequest>,
-    publish: mpsc::Sender<Published<crate::aggregate::Snapshot, crate::aggregate::Update, crate::aggregate::Heartbeat>>,
+    publish: mpsc::Sender<
+        Published<
+            crate::aggregate::Snapshot,
+            crate::aggregate::Update,
+            crate::aggregate::Heartbeat,
+        >,
+    >,
     tail: Arc<TailStats>,
     n_sources: usize,
     tick: Duration,
@@ -190,7 +212,8 @@ async fn aggregate_loop(
                 }
             }
             req = series.recv() => if let Some(req) = req {
-                let s = agg.series(req.per_minute, req.points, now_micros());
+                let step = if req.per_minute { Step::Minute } else { Step::Second };
+                let s = agg.series(step, req.points, now_micros());
                 let json: Arc<str> = serde_json::to_string(&s).unwrap_or_default().into();
                 let _ = req.reply.send(json);
             },

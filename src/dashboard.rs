@@ -45,7 +45,10 @@ pub struct Dashboards {
 
 /// Dashboard names are URL path segments: keep them boring.
 pub fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Dashboards {
@@ -55,7 +58,9 @@ impl Dashboards {
         let mut by_name = BTreeMap::new();
         let mut errors = Vec::new();
         for (file, bytes) in crate::web::assets::DASHBOARDS {
-            let Some(name) = file.strip_suffix(".toml") else { continue };
+            let Some(name) = file.strip_suffix(".toml") else {
+                continue;
+            };
             let text = String::from_utf8_lossy(bytes);
             match parse(name, &text, &format!("dashboards/{file} (built-in)")) {
                 Ok(mut d) => {
@@ -76,9 +81,16 @@ impl Dashboards {
                 Ok(entries) => {
                     let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
                     paths.sort();
-                    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "toml")) {
+                    for path in paths
+                        .into_iter()
+                        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    {
                         let file = path.display().to_string();
-                        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+                        let name = path
+                            .file_stem()
+                            .and_then(|s| s.to_str())
+                            .unwrap_or("")
+                            .to_string();
                         if !valid_name(&name) {
                             errors.push(ConfigError {
                                 file,
@@ -89,7 +101,12 @@ impl Dashboards {
                             continue;
                         }
                         match std::fs::read_to_string(&path) {
-                            Err(e) => errors.push(ConfigError { file, line: None, key: None, message: format!("cannot read: {e}") }),
+                            Err(e) => errors.push(ConfigError {
+                                file,
+                                line: None,
+                                key: None,
+                                message: format!("cannot read: {e}"),
+                            }),
                             Ok(text) => match parse(&name, &text, &file) {
                                 Ok(d) => {
                                     by_name.insert(name, d);
@@ -112,7 +129,14 @@ impl Dashboards {
                 ),
             });
         }
-        if errors.is_empty() { Ok(Dashboards { by_name, default: default.to_string() }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Dashboards {
+                by_name,
+                default: default.to_string(),
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Dashboard> {
@@ -152,23 +176,59 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
     };
     for (i, w) in widgets.iter().enumerate() {
         let Some(w) = w.as_table() else {
-            return Err(loc.err_item("widget", i, "kind", "each [[widget]] must be a table".into()));
+            return Err(loc.err_item(
+                "widget",
+                i,
+                "kind",
+                "each [[widget]] must be a table".into(),
+            ));
         };
         let kind = match w.get("kind") {
             Some(toml::Value::String(k)) if WIDGET_KINDS.contains(&k.as_str()) => k.as_str(),
             Some(toml::Value::String(k)) => {
-                return Err(loc.err_item("widget", i, "kind", format!("unknown widget kind `{k}`; use one of: {}", WIDGET_KINDS.join(", "))));
+                return Err(loc.err_item(
+                    "widget",
+                    i,
+                    "kind",
+                    format!(
+                        "unknown widget kind `{k}`; use one of: {}",
+                        WIDGET_KINDS.join(", ")
+                    ),
+                ));
             }
-            _ => return Err(loc.err_item("widget", i, "kind", format!("every widget needs a kind: {}", WIDGET_KINDS.join(", ")))),
+            _ => {
+                return Err(loc.err_item(
+                    "widget",
+                    i,
+                    "kind",
+                    format!("every widget needs a kind: {}", WIDGET_KINDS.join(", ")),
+                ));
+            }
         };
         let mut place = [0i64; 4];
-        for (slot, (key, limit)) in place.iter_mut().zip([("x", columns), ("y", rows), ("w", columns), ("h", rows)]) {
+        for (slot, (key, limit)) in
+            place
+                .iter_mut()
+                .zip([("x", columns), ("y", rows), ("w", columns), ("h", rows)])
+        {
             *slot = match w.get(key) {
                 Some(toml::Value::Integer(v)) if (1..=limit).contains(v) => *v,
                 Some(v) => {
-                    return Err(loc.err_item("widget", i, key, format!("{v} is outside the grid; use 1 to {limit}")));
+                    return Err(loc.err_item(
+                        "widget",
+                        i,
+                        key,
+                        format!("{} is outside the grid; use 1 to {limit}", show(v)),
+                    ));
                 }
-                None => return Err(loc.err_item("widget", i, key, "every widget needs x, y, w and h (grid cells, 1-based)".into())),
+                None => {
+                    return Err(loc.err_item(
+                        "widget",
+                        i,
+                        key,
+                        "every widget needs x, y, w and h (grid cells, 1-based)".into(),
+                    ));
+                }
             };
         }
         let [x, y, ww, hh] = place;
@@ -177,18 +237,34 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
                 "widget",
                 i,
                 "w",
-                format!("the widget ends at column {} row {}, beyond the {columns}×{rows} grid", x + ww - 1, y + hh - 1),
+                format!(
+                    "the widget ends at column {} row {}, beyond the {columns}×{rows} grid",
+                    x + ww - 1,
+                    y + hh - 1
+                ),
             ));
         }
         if let Some(v) = w.get("window") {
             if !v.as_str().is_some_and(|s| WINDOWS.contains(&s)) {
-                return Err(loc.err_item("widget", i, "window", format!("use one of: {}", WINDOWS.join(", "))));
+                return Err(loc.err_item(
+                    "widget",
+                    i,
+                    "window",
+                    format!("use one of: {}", WINDOWS.join(", ")),
+                ));
             }
         }
         if kind == "topn" {
             match w.get("dim").and_then(|v| v.as_str()) {
                 Some(d) if DIMS.contains(&d) => {}
-                _ => return Err(loc.err_item("widget", i, "dim", format!("a topn widget needs dim, one of: {}", DIMS.join(", ")))),
+                _ => {
+                    return Err(loc.err_item(
+                        "widget",
+                        i,
+                        "dim",
+                        format!("a topn widget needs dim, one of: {}", DIMS.join(", ")),
+                    ));
+                }
             }
             if let Some(n) = w.get("n") {
                 if !n.as_integer().is_some_and(|n| (1..=50).contains(&n)) {
@@ -196,8 +272,19 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
                 }
             }
         }
-        if kind == "stat" && !w.get("metric").and_then(|v| v.as_str()).is_some_and(|m| !m.is_empty()) {
-            return Err(loc.err_item("widget", i, "metric", "a stat widget needs metric, a path into the state such as \"rates.events_per_s\"".into()));
+        if kind == "stat"
+            && !w
+                .get("metric")
+                .and_then(|v| v.as_str())
+                .is_some_and(|m| !m.is_empty())
+        {
+            return Err(loc.err_item(
+                "widget",
+                i,
+                "metric",
+                "a stat widget needs metric, a path into the state such as \"rates.events_per_s\""
+                    .into(),
+            ));
         }
     }
     let mut spec = serde_json::to_value(&table).map_err(|e| loc.err("widget", e.to_string()))?;
@@ -207,14 +294,40 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
         m.insert("columns".into(), columns.into());
         m.insert("rows".into(), rows.into());
     }
-    Ok(Dashboard { name: name.to_string(), origin: file.to_string(), spec })
+    Ok(Dashboard {
+        name: name.to_string(),
+        origin: file.to_string(),
+        spec,
+    })
 }
 
-fn grid_int(loc: &Locator<'_>, t: &toml::Table, key: &str, default: i64) -> Result<i64, ConfigError> {
+/// A TOML value as the user wrote it, for messages.
+fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        other => other.type_str().to_string(),
+    }
+}
+
+fn grid_int(
+    loc: &Locator<'_>,
+    t: &toml::Table,
+    key: &str,
+    default: i64,
+) -> Result<i64, ConfigError> {
     match t.get(key) {
         None => Ok(default),
         Some(toml::Value::Integer(v)) if (1..=48).contains(v) => Ok(*v),
-        Some(v) => Err(loc.err(key, format!("{v} is not allowed; use a whole number from 1 to 48"))),
+        Some(v) => Err(loc.err(
+            key,
+            format!(
+                "{} is not allowed; use a whole number from 1 to 48",
+                show(v)
+            ),
+        )),
     }
 }
 
@@ -236,13 +349,21 @@ mod tests {
     fn errors_name_line_and_key() {
         let bad = OK.replace("dim = \"src\"", "dim = \"srcs\"");
         let e = parse("t", &bad, "t.toml").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(14), Some("widget[1].dim")), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(14), Some("widget[1].dim")),
+            "{e}"
+        );
         let bad = OK.replace("x = 3", "x = 4");
         let e = parse("t", &bad, "t.toml").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("widget[1].w"), "{e}");
         let bad = OK.replace("kind = \"stat\"", "kind = \"map\"");
         let e = parse("t", &bad, "t.toml").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(6), Some("widget[0].kind")), "{e}");
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(6), Some("widget[0].kind")),
+            "{e}"
+        );
         let e = parse("t", "title = \n", "t.toml").unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
     }

@@ -34,8 +34,20 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
     };
     s.sources = vec![
         src("edge-fw (pf)", "edge-pf.log*", Format::Pf, 30, 120),
-        src("core-fw (iptables)", "core-iptables.log*", Format::Iptables, 30, 120),
-        src("branch-fw (iptables)", "branch-iptables.log*", Format::Iptables, 15, 45),
+        src(
+            "core-fw (iptables)",
+            "core-iptables.log*",
+            Format::Iptables,
+            30,
+            120,
+        ),
+        src(
+            "branch-fw (iptables)",
+            "branch-iptables.log*",
+            Format::Iptables,
+            15,
+            45,
+        ),
     ];
     // A short learning period so "first seen" shows something during a demo.
     s.aggregate.learning = Duration::from_secs(60);
@@ -57,28 +69,30 @@ pub struct Options {
 /// Runs the generator on its own thread until `stop` is set.
 pub fn spawn(opts: Options, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>> {
     let mut g = Generator::new(&opts)?;
-    std::thread::Builder::new().name("socwall-demo".into()).spawn(move || {
-        let started = Instant::now();
-        let tick = Duration::from_millis(50);
-        let mut next = Instant::now();
-        let mut carry = 0.0f64;
-        while !stop.load(Ordering::Relaxed) {
-            let t = started.elapsed().as_secs_f64() % opts.cycle.as_secs_f64();
-            carry += f64::from(opts.rate) * tick.as_secs_f64();
-            let n = carry as u32;
-            carry -= f64::from(n);
-            if let Err(e) = g.tick(t, n, opts.rotate_bytes) {
-                tracing::warn!(error = %e, "demo generator could not write");
+    std::thread::Builder::new()
+        .name("socwall-demo".into())
+        .spawn(move || {
+            let started = Instant::now();
+            let tick = Duration::from_millis(50);
+            let mut next = Instant::now();
+            let mut carry = 0.0f64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = started.elapsed().as_secs_f64() % opts.cycle.as_secs_f64();
+                carry += f64::from(opts.rate) * tick.as_secs_f64();
+                let n = carry as u32;
+                carry -= f64::from(n);
+                if let Err(e) = g.tick(t, n, opts.rotate_bytes) {
+                    tracing::warn!(error = %e, "demo generator could not write");
+                }
+                next += tick;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now; // fell behind (suspended laptop): do not burst to catch up
+                }
             }
-            next += tick;
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            } else {
-                next = now; // fell behind (suspended laptop): do not burst to catch up
-            }
-        }
-    })
+        })
 }
 
 struct Feed {
@@ -90,7 +104,11 @@ struct Feed {
 impl Feed {
     fn open(path: PathBuf) -> io::Result<Feed> {
         let f = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(Feed { path, out: BufWriter::new(f), written: 0 })
+        Ok(Feed {
+            path,
+            out: BufWriter::new(f),
+            written: 0,
+        })
     }
 
     fn line(&mut self, s: &str) -> io::Result<()> {
@@ -128,9 +146,23 @@ const EXTERNAL_RESOLVERS: &[Ipv4Addr] = &[
     Ipv4Addr::new(198, 51, 100, 153),
     Ipv4Addr::new(203, 0, 113, 153),
 ];
-const QNAMES: &[&str] = &["example.com", "example.net", "example.org", "mail.example.com", "www.example.net"];
+const QNAMES: &[&str] = &[
+    "example.com",
+    "example.net",
+    "example.org",
+    "mail.example.com",
+    "www.example.net",
+];
 const INBOUND_PORTS: &[u16] = &[22, 23, 25, 80, 443, 445, 1433, 3306, 3389, 5900, 8080, 8443];
-const OUTBOUND_PORTS: &[(u16, bool)] = &[(443, true), (443, true), (443, true), (80, true), (53, false), (123, false), (993, true)];
+const OUTBOUND_PORTS: &[(u16, bool)] = &[
+    (443, true),
+    (443, true),
+    (443, true),
+    (80, true),
+    (53, false),
+    (123, false),
+    (993, true),
+];
 
 impl Generator {
     fn new(opts: &Options) -> io::Result<Generator> {
@@ -203,44 +235,49 @@ impl Generator {
         if (30.0..75.0).contains(&t) {
             for _ in 0..3 {
                 let port = ((t - 30.0) * 22.0) as u16 + self.below(20) as u16 + 1;
-                self.edge.line(&format!(
+                let l = format!(
                     "{stamp} edge-fw pf: {precise} rule def/(match) block in on em0: 203.0.113.66.{} > 10.0.1.20.{}: Flags [S], seq {}, win 1024, length 0",
                     40000 + self.below(2000),
                     port,
                     self.next() as u32
-                ))?;
+                );
+                self.edge.line(&l)?;
             }
             let host = ((t - 30.0) * 5.5) as u8 + 1;
-            self.core.line(&format!(
+            let l = format!(
                 "{stamp} core-1 kernel: [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.66 DST=10.0.2.{host} LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID={} PROTO=TCP SPT=51515 DPT=445 WINDOW=1024 RES=0x00 SYN URGP=0",
                 self.below(65535)
-            ))?;
+            );
+            self.core.line(&l)?;
         }
         // 120–150 s: a burst of blocked telnet attempts from one source.
         if (120.0..150.0).contains(&t) {
             for _ in 0..(n * 2).max(2) {
                 let dst = Ipv4Addr::new(10, 0, 1, 1 + self.below(50) as u8);
-                self.edge.line(&format!(
+                let l = format!(
                     "{stamp} edge-fw pf: {precise} rule 3/(match) block in on em0: 198.51.100.23.{} > {dst}.23: Flags [S], seq {}, win 14600, length 0",
                     30000 + self.below(30000),
                     self.next() as u32
-                ))?;
+                );
+                self.edge.line(&l)?;
             }
         }
         // From 200 s: a host nobody has seen starts talking, and a server opens a new port.
         if (200.0..240.0).contains(&t) && self.below(4) == 0 {
-            self.core.line(&format!(
+            let l = format!(
                 "{stamp} core-1 kernel: [UFW ALLOW] IN=eth1 OUT=eth0 MAC= SRC=10.0.9.99 DST={} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID={} DF PROTO=TCP SPT={} DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0",
                 self.internet_ip(),
                 self.below(65535),
                 32768 + self.below(28000)
-            ))?;
-            self.core.line(&format!(
+            );
+            self.core.line(&l)?;
+            let l = format!(
                 "{stamp} core-1 kernel: [UFW ALLOW] IN=eth0 OUT= MAC= SRC={} DST=10.0.1.30 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID={} DF PROTO=TCP SPT={} DPT=8443 WINDOW=64240 RES=0x00 SYN URGP=0",
                 self.internet_ip(),
                 self.below(65535),
                 32768 + self.below(28000)
-            ))?;
+            );
+            self.core.line(&l)?;
         }
         self.edge.flush_and_rotate(rotate)?;
         self.core.flush_and_rotate(rotate)?;
@@ -280,9 +317,19 @@ impl Generator {
 
     fn core_background(&mut self, stamp: &str) -> io::Result<()> {
         let (verdict, src, dst, port) = if self.below(4) == 0 {
-            ("BLOCK", self.user_ip(), Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8), *self.pick(&[22u16, 3389, 5432, 6379]))
+            (
+                "BLOCK",
+                self.user_ip(),
+                Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8),
+                *self.pick(&[22u16, 3389, 5432, 6379]),
+            )
         } else {
-            ("ALLOW", self.user_ip(), Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8), *self.pick(&[443u16, 443, 80, 389, 445, 88]))
+            (
+                "ALLOW",
+                self.user_ip(),
+                Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8),
+                *self.pick(&[443u16, 443, 80, 389, 445, 88]),
+            )
         };
         let len = 60 + self.below(1400);
         let line = format!(
@@ -299,11 +346,25 @@ impl Generator {
         let src = Ipv4Addr::new(10, 20, 0, 10 + self.below(40) as u8);
         let dst = self.internet_ip();
         let (proto, extra) = if self.below(4) == 0 {
-            ("UDP", format!("SPT={} DPT=53 LEN=48", 1024 + self.below(60000)))
+            (
+                "UDP",
+                format!("SPT={} DPT=53 LEN=48", 1024 + self.below(60000)),
+            )
         } else {
-            ("TCP", format!("SPT={} DPT={} WINDOW=64240 RES=0x00 SYN URGP=0", 1024 + self.below(60000), if deny { 25 } else { 443 }))
+            (
+                "TCP",
+                format!(
+                    "SPT={} DPT={} WINDOW=64240 RES=0x00 SYN URGP=0",
+                    1024 + self.below(60000),
+                    if deny { 25 } else { 443 }
+                ),
+            )
         };
-        let prefix = if deny { "Shorewall:loc2net:REJECT:" } else { "Shorewall:loc2net:ACCEPT:" };
+        let prefix = if deny {
+            "Shorewall:loc2net:REJECT:"
+        } else {
+            "Shorewall:loc2net:ACCEPT:"
+        };
         let line = format!(
             "{stamp} branch-gw kernel: {prefix}IN=eth1 OUT=eth0 SRC={src} DST={dst} LEN={} TOS=0x00 PREC=0x00 TTL=63 ID={} DF PROTO={proto} {extra}",
             60 + self.below(500),
@@ -322,7 +383,9 @@ fn uptime_stamp() -> String {
 fn syslog_stamp(micros: i64) -> String {
     let s = crate::time::format_rfc3339(micros).to_string(); // 2026-11-24T03:40:01.123456Z
     let month: usize = s[5..7].parse().unwrap_or(1);
-    const M: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const M: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let day: u32 = s[8..10].parse().unwrap_or(1);
     format!("{} {:>2} {}", M[(month + 11) % 12], day, &s[11..19])
 }

@@ -120,16 +120,26 @@ mod tests {
         let (ftx, mut frx) = watch::channel(Arc::new(Frame::default()));
         let stats = Arc::new(HubStats::default());
         let task = tokio::spawn(run(prx, ftx, stats.clone()));
-        ptx.send(Published { seq: 1, snapshot: Some(Body { seq: 1 }), update: None, heartbeat: Body { seq: 1 } })
-            .await
-            .unwrap();
+        ptx.send(Published {
+            seq: 1,
+            snapshot: Some(Body { seq: 1 }),
+            update: None,
+            heartbeat: Body { seq: 1 },
+        })
+        .await
+        .unwrap();
         frx.changed().await.unwrap();
         let f = frx.borrow_and_update().clone();
         assert_eq!(&*f.snapshot, r#"{"type":"snapshot","seq":1}"#);
         assert!(f.update.is_none());
-        ptx.send(Published { seq: 2, snapshot: None, update: Some(Body { seq: 2 }), heartbeat: Body { seq: 2 } })
-            .await
-            .unwrap();
+        ptx.send(Published {
+            seq: 2,
+            snapshot: None,
+            update: Some(Body { seq: 2 }),
+            heartbeat: Body { seq: 2 },
+        })
+        .await
+        .unwrap();
         frx.changed().await.unwrap();
         let f = frx.borrow_and_update().clone();
         assert_eq!((f.seq, f.snapshot_seq), (2, 1));

@@ -85,6 +85,8 @@ mod tests {
     async fn dropped_trigger_releases_waiters() {
         let (trigger, mut s) = channel();
         drop(trigger);
-        tokio::time::timeout(std::time::Duration::from_secs(1), s.wait()).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.wait())
+            .await
+            .unwrap();
     }
 }

@@ -43,14 +43,19 @@ impl Daemon {
              [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n",
             d = dir.display()
         );
-        let settings = Settings::from_toml(&cfg, "test.toml", Vec::new()).expect("valid test config");
+        let settings =
+            Settings::from_toml(&cfg, "test.toml", Vec::new()).expect("valid test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(socwall::run(listener, settings, async move {
             let _ = rx.await;
         }));
-        Daemon { addr, stop: Some(stop), task }
+        Daemon {
+            addr,
+            stop: Some(stop),
+            task,
+        }
     }
 
     async fn snapshot(&self) -> Value {
@@ -85,7 +90,11 @@ impl Daemon {
 }
 
 fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     for l in lines {
         writeln!(f, "{l}").unwrap();
     }
@@ -93,7 +102,12 @@ fn append(path: &Path, lines: &[&str]) {
 }
 
 fn source<'a>(snap: &'a Value, name: &str) -> &'a Value {
-    snap["sources"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no source {name}: {snap:#}"))
+    snap["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no source {name}: {snap:#}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +118,9 @@ async fn lines_appended_show_up_in_snapshot_ws_and_metrics() {
     let d = Daemon::start(dir.path()).await;
 
     // A WebSocket client from the start: hello, then a snapshot.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr)).await.expect("ws connects");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
+        .await
+        .expect("ws connects");
     let hello = next_json(&mut ws).await;
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["protocol"], 1);
@@ -114,22 +130,58 @@ async fn lines_appended_show_up_in_snapshot_ws_and_metrics() {
 
     append(&dir.path().join("pf.log"), PF);
     append(&dir.path().join("kern.log"), IPTABLES);
-    append(&dir.path().join("kern.log"), &["Nov 24 03:40:04 web-1 kernel: [UFW BLOCK] IN=eth0 OUT= SRC=not-an-ip DST=10.0.1.20 PROTO=TCP SPT=1 DPT=2"]);
+    append(
+        &dir.path().join("kern.log"),
+        &[
+            "Nov 24 03:40:04 web-1 kernel: [UFW BLOCK] IN=eth0 OUT= SRC=not-an-ip DST=10.0.1.20 PROTO=TCP SPT=1 DPT=2",
+        ],
+    );
 
-    let s = d.wait_snapshot("8 events", |s| s["totals"]["events"] == 8 && s["totals"]["parse_errors"] == 1).await;
+    let s = d
+        .wait_snapshot("8 events", |s| {
+            s["totals"]["events"] == 8 && s["totals"]["parse_errors"] == 1
+        })
+        .await;
     assert_eq!(s["totals"]["lines"], 9);
     assert_eq!(s["totals"]["allowed"], 6);
     assert_eq!(s["totals"]["denied"], 2);
     assert_eq!(s["totals"]["bytes"], 44 + 44 + 60); // iptables LEN=; pf DNS lines carry no IP length
     let edge = source(&s, "edge");
-    assert_eq!((edge["lines"].as_u64(), edge["events"].as_u64(), edge["format"].as_str()), (Some(5), Some(5), Some("pf")));
+    assert_eq!(
+        (
+            edge["lines"].as_u64(),
+            edge["events"].as_u64(),
+            edge["format"].as_str()
+        ),
+        (Some(5), Some(5), Some("pf"))
+    );
     let core = source(&s, "core");
-    assert_eq!((core["lines"].as_u64(), core["events"].as_u64(), core["parse_errors"].as_u64()), (Some(4), Some(3), Some(1)));
+    assert_eq!(
+        (
+            core["lines"].as_u64(),
+            core["events"].as_u64(),
+            core["parse_errors"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
     assert_eq!(core["format"], "iptables");
-    assert!(core["last_error"]["line"].as_str().unwrap().contains("not-an-ip"));
+    assert!(
+        core["last_error"]["line"]
+            .as_str()
+            .unwrap()
+            .contains("not-an-ip")
+    );
     let top = &s["topn"]["1m"]["denied_src"][0];
-    assert_eq!((top["key"].as_str(), top["count"].as_u64()), (Some("203.0.113.66"), Some(2)));
-    let dports: Vec<&str> = s["topn"]["1m"]["dport"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        (top["key"].as_str(), top["count"].as_u64()),
+        (Some("203.0.113.66"), Some(2))
+    );
+    let dports: Vec<&str> = s["topn"]["1m"]["dport"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
     assert_eq!(dports[0], "udp/53", "{dports:?}");
 
     // The same numbers reach the WebSocket client through updates.
@@ -149,8 +201,17 @@ async fn lines_appended_show_up_in_snapshot_ws_and_metrics() {
     // Prometheus text has per-source counters.
     let m = http::get(d.addr, "/metrics").await;
     assert_eq!(m.status, 200);
-    assert!(m.body.contains("socwall_events_total{source=\"edge\"} 5"), "{}", m.body);
-    assert!(m.body.contains("socwall_parse_errors_total{source=\"core\"} 1"), "{}", m.body);
+    assert!(
+        m.body.contains("socwall_events_total{source=\"edge\"} 5"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("socwall_parse_errors_total{source=\"core\"} 1"),
+        "{}",
+        m.body
+    );
     assert!(m.body.contains("socwall_clients 1"), "{}", m.body);
 
     drop(ws);
@@ -163,37 +224,59 @@ async fn cross_origin_websocket_is_refused_and_headers_are_strict() {
     let d = Daemon::start(dir.path()).await;
 
     let mut req = format!("ws://{}/ws", d.addr).into_client_request().unwrap();
-    req.headers_mut().insert("origin", "http://evil.example".parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
     match tokio_tungstenite::connect_async(req).await {
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
-        other => panic!("cross-origin upgrade must be refused with 403, got {:?}", other.map(|(_, r)| r.status())),
+        other => panic!(
+            "cross-origin upgrade must be refused with 403, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
     }
     // Same origin is fine.
     let mut req = format!("ws://{}/ws", d.addr).into_client_request().unwrap();
-    req.headers_mut().insert("origin", format!("http://{}", d.addr).parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("same-origin upgrade");
+    req.headers_mut()
+        .insert("origin", format!("http://{}", d.addr).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("same-origin upgrade");
     assert_eq!(next_json(&mut ws).await["type"], "hello");
 
     let page = http::get(d.addr, "/d/soc-wall").await;
     assert_eq!(page.status, 200);
-    assert!(page.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'self'")
+    );
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     let root = http::get(d.addr, "/?kiosk").await;
-    assert_eq!((root.status, root.header("location")), (302, Some("/d/soc-wall?kiosk")));
+    assert_eq!(
+        (root.status, root.header("location")),
+        (302, Some("/d/soc-wall?kiosk"))
+    );
     assert_eq!(http::get(d.addr, "/d/nope").await.status, 404);
     assert_eq!(http::get(d.addr, "/assets/../Cargo.toml").await.status, 404);
-    let dash = http::get(d.addr, "/api/v1/dashboards/soc-wall").await.json();
+    let dash = http::get(d.addr, "/api/v1/dashboards/soc-wall")
+        .await
+        .json();
     assert_eq!(dash["name"], "soc-wall");
     assert!(!dash["widget"].as_array().unwrap().is_empty());
     let health = http::get(d.addr, "/healthz").await;
-    assert_eq!((health.status, health.json()["status"].as_str()), (200, Some("ok")));
+    assert_eq!(
+        (health.status, health.json()["status"].as_str()),
+        (200, Some("ok"))
+    );
     let post = http::request(d.addr, &format!("POST /api/v1/snapshot HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", d.addr)).await;
     assert_eq!(post.status, 405);
     let series = http::get(d.addr, "/api/v1/series?step=1m&points=60").await;
     assert_eq!(series.status, 200);
-    assert_eq!(http::get(d.addr, "/api/v1/series?step=2h").await.status, 400);
+    assert_eq!(
+        http::get(d.addr, "/api/v1/series?step=2h").await.status,
+        400
+    );
 
     drop(ws);
     d.stop().await;

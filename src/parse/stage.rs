@@ -18,7 +18,11 @@ enum SourceParser {
 }
 
 /// Converts batches until the tailer side closes its channel or the aggregator side goes away.
-pub async fn run(mut rx: mpsc::Receiver<LineBatch>, tx: mpsc::Sender<EventBatch>, formats: Vec<FormatSpec>) {
+pub async fn run(
+    mut rx: mpsc::Receiver<LineBatch>,
+    tx: mpsc::Sender<EventBatch>,
+    formats: Vec<FormatSpec>,
+) {
     let mut parsers: Vec<SourceParser> = formats
         .into_iter()
         .map(|f| match f {
@@ -69,7 +73,10 @@ fn parse_batch(parser: &mut SourceParser, lines: &LineBatch, ctx: &Ctx) -> Event
     };
     batch.last_error = last_error.map(|(reason, line)| ErrorSample {
         reason,
-        line: String::from_utf8_lossy(line).chars().take(SAMPLE_CHARS).collect(),
+        line: String::from_utf8_lossy(line)
+            .chars()
+            .take(SAMPLE_CHARS)
+            .collect(),
     });
     batch
 }

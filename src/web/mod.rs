@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
+use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, StatusCode, header};
 use warp::reply::Response;
-use warp::Filter;
 
 use crate::config::ServerSettings;
 use crate::dashboard::Dashboards;
@@ -51,12 +51,16 @@ pub async fn serve(listener: TcpListener, state: Arc<WebState>) {
         .await;
 }
 
-fn with_state(state: Arc<WebState>) -> impl Filter<Extract = (Arc<WebState>,), Error = Infallible> + Clone {
+fn with_state(
+    state: Arc<WebState>,
+) -> impl Filter<Extract = (Arc<WebState>,), Error = Infallible> + Clone {
     warp::any().map(move || state.clone())
 }
 
 /// Every route, wrapped in the security headers.
-pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
+pub fn routes(
+    state: Arc<WebState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     let get = warp::get().or(warp::head()).unify();
 
     let root = warp::path::end()
@@ -64,7 +68,11 @@ pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error 
         .and(with_state(state.clone()))
         .map(|query: String, st: Arc<WebState>| {
             let default = st.dashboards.borrow().default.clone();
-            let loc = if query.is_empty() { format!("/d/{default}") } else { format!("/d/{default}?{query}") };
+            let loc = if query.is_empty() {
+                format!("/d/{default}")
+            } else {
+                format!("/d/{default}?{query}")
+            };
             let mut r = Response::new("".into());
             *r.status_mut() = StatusCode::FOUND;
             if let Ok(v) = HeaderValue::from_str(&loc) {
@@ -73,41 +81,55 @@ pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error 
             r
         });
 
-    let page = warp::path!("d" / String).and(with_state(state.clone())).map(|name: String, st: Arc<WebState>| {
-        if st.dashboards.borrow().get(&name).is_none() {
-            return not_found(&format!("no dashboard named {name:?}"));
-        }
-        asset("index.html")
-    });
+    let page = warp::path!("d" / String)
+        .and(with_state(state.clone()))
+        .map(|name: String, st: Arc<WebState>| {
+            if st.dashboards.borrow().get(&name).is_none() {
+                return not_found(&format!("no dashboard named {name:?}"));
+            }
+            asset("index.html")
+        });
 
-    let assets = warp::path("assets").and(warp::path::tail()).map(|tail: warp::path::Tail| asset(tail.as_str()));
+    let assets = warp::path("assets")
+        .and(warp::path::tail())
+        .map(|tail: warp::path::Tail| asset(tail.as_str()));
 
-    let snapshot = warp::path!("api" / "v1" / "snapshot").and(with_state(state.clone())).map(|st: Arc<WebState>| {
-        let f = st.frames.borrow().clone();
-        json_response(f.snapshot.to_string())
-    });
+    let snapshot = warp::path!("api" / "v1" / "snapshot")
+        .and(with_state(state.clone()))
+        .map(|st: Arc<WebState>| {
+            let f = st.frames.borrow().clone();
+            json_response(f.snapshot.to_string())
+        });
 
-    let dashboards_list = warp::path!("api" / "v1" / "dashboards").and(with_state(state.clone())).map(|st: Arc<WebState>| {
-        let d = st.dashboards.borrow().clone();
-        let list: Vec<_> = d
-            .by_name
-            .values()
-            .map(|d| serde_json::json!({"name": d.name, "title": d.spec.get("title")}))
-            .collect();
-        json_response(serde_json::json!({"default": d.default, "dashboards": list}).to_string())
-    });
+    let dashboards_list = warp::path!("api" / "v1" / "dashboards")
+        .and(with_state(state.clone()))
+        .map(|st: Arc<WebState>| {
+            let d = st.dashboards.borrow().clone();
+            let list: Vec<_> = d
+                .by_name
+                .values()
+                .map(|d| serde_json::json!({"name": d.name, "title": d.spec.get("title")}))
+                .collect();
+            json_response(serde_json::json!({"default": d.default, "dashboards": list}).to_string())
+        });
 
-    let dashboard = warp::path!("api" / "v1" / "dashboards" / String).and(with_state(state.clone())).map(
-        |name: String, st: Arc<WebState>| match st.dashboards.borrow().get(&name) {
-            Some(d) => json_response(d.spec.to_string()),
-            None => not_found(&format!("no dashboard named {name:?}")),
-        },
-    );
+    let dashboard = warp::path!("api" / "v1" / "dashboards" / String)
+        .and(with_state(state.clone()))
+        .map(
+            |name: String, st: Arc<WebState>| match st.dashboards.borrow().get(&name) {
+                Some(d) => json_response(d.spec.to_string()),
+                None => not_found(&format!("no dashboard named {name:?}")),
+            },
+        );
 
     let series = warp::path!("api" / "v1" / "series")
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(with_state(state.clone()))
-        .then(|q: std::collections::HashMap<String, String>, st: Arc<WebState>| async move { series(q, st).await });
+        .then(
+            |q: std::collections::HashMap<String, String>, st: Arc<WebState>| async move {
+                series(q, st).await
+            },
+        );
 
     let healthz = warp::path!("healthz").and(with_state(state.clone())).map(|st: Arc<WebState>| {
         let seq = st.frames.borrow().seq;
@@ -116,12 +138,16 @@ pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error 
         )
     });
 
-    let metrics = warp::path!("metrics").and(with_state(state.clone())).map(|st: Arc<WebState>| {
-        let mut r = Response::new(metrics::render(&st).into());
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
-        r
-    });
+    let metrics = warp::path!("metrics")
+        .and(with_state(state.clone()))
+        .map(|st: Arc<WebState>| {
+            let mut r = Response::new(metrics::render(&st).into());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        });
 
     let ws = warp::path!("ws")
         .and(warp::header::optional::<String>("origin"))
@@ -155,7 +181,10 @@ pub fn routes(state: Arc<WebState>) -> impl Filter<Extract = (Response,), Error 
             let r = if rej.is_not_found() {
                 not_found("not found")
             } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
-                plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only answers GET")
+                plain(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed: this server only answers GET",
+                )
             } else {
                 plain(StatusCode::BAD_REQUEST, "bad request")
             };
@@ -181,8 +210,14 @@ fn security_headers() -> HeaderMap {
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h
@@ -192,7 +227,10 @@ fn asset(path: &str) -> Response {
     match assets::web(path) {
         Some(bytes) => {
             let mut r = Response::new(bytes.into());
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(assets::content_type(path)));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(assets::content_type(path)),
+            );
             r
         }
         None => not_found("no such file"),
@@ -201,14 +239,20 @@ fn asset(path: &str) -> Response {
 
 fn json_response(body: String) -> Response {
     let mut r = Response::new(body.into());
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn plain(status: StatusCode, msg: &str) -> Response {
     let mut r = Response::new(format!("{msg}\n").into());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -224,16 +268,39 @@ async fn series(q: std::collections::HashMap<String, String>, st: Arc<WebState>)
     };
     let max = if per_minute { 7 * 24 * 60 } else { 3600 };
     let points = match q.get("points").map(|p| p.parse::<usize>()) {
-        None => if per_minute { 24 * 60 } else { 900 },
+        None => {
+            if per_minute {
+                24 * 60
+            } else {
+                900
+            }
+        }
         Some(Ok(p)) if (1..=max).contains(&p) => p,
-        Some(_) => return plain(StatusCode::BAD_REQUEST, &format!("points must be 1 to {max}")),
+        Some(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("points must be 1 to {max}"),
+            );
+        }
     };
     let (reply, rx) = oneshot::channel();
-    if st.series.send(SeriesRequest { per_minute, points, reply }).await.is_err() {
+    if st
+        .series
+        .send(SeriesRequest {
+            per_minute,
+            points,
+            reply,
+        })
+        .await
+        .is_err()
+    {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
     match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
         Ok(Ok(json)) => json_response(json.to_string()),
-        _ => plain(StatusCode::SERVICE_UNAVAILABLE, "the aggregator did not answer in time"),
+        _ => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the aggregator did not answer in time",
+        ),
     }
 }

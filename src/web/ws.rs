@@ -23,18 +23,29 @@ const MAX_SKIPPED_FRAMES: u64 = 20;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Decides whether to upgrade: same-origin (or allow-listed) browsers only, within the client cap.
-pub fn upgrade(origin: Option<String>, host: Option<String>, ws: Ws, st: Arc<WebState>) -> Response {
+pub fn upgrade(
+    origin: Option<String>,
+    host: Option<String>,
+    ws: Ws,
+    st: Arc<WebState>,
+) -> Response {
     if let Some(origin) = origin.as_deref()
         && !origin_allowed(origin, host.as_deref(), &st.server.allowed_origins)
     {
         tracing::warn!(origin, "refused a WebSocket from another origin");
-        return plain(StatusCode::FORBIDDEN, "this origin may not open the socwall WebSocket");
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this origin may not open the socwall WebSocket",
+        );
     }
     // Reserve a slot before upgrading so that a burst of connections cannot overshoot the cap.
     let clients = st.stats.clients.fetch_add(1, Ordering::SeqCst);
     if clients >= st.server.max_clients {
         st.stats.clients.fetch_sub(1, Ordering::SeqCst);
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "too many wall clients connected");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many wall clients connected",
+        );
     }
     let guard = ClientSlot(st.clone());
     use warp::Reply;
@@ -63,7 +74,9 @@ pub fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> b
         return true;
     }
     let Some(host) = host else { return false };
-    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
@@ -83,7 +96,9 @@ async fn run_client(socket: WebSocket, st: &WebState) {
     })
     .to_string();
     let first = frames.borrow_and_update().clone();
-    if send(&mut tx, hello).await.is_err() || send(&mut tx, first.snapshot.to_string()).await.is_err() {
+    if send(&mut tx, hello).await.is_err()
+        || send(&mut tx, first.snapshot.to_string()).await.is_err()
+    {
         return;
     }
     let mut last_seq = first.seq;
@@ -160,11 +175,31 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert!(origin_allowed("http://127.0.0.1:8080", Some("127.0.0.1:8080"), &[]));
-        assert!(origin_allowed("https://wall.local:8443", Some("wall.local:8443"), &[]));
-        assert!(!origin_allowed("http://evil.example", Some("127.0.0.1:8080"), &[]));
-        assert!(!origin_allowed("http://127.0.0.1:8081", Some("127.0.0.1:8080"), &[]));
+        assert!(origin_allowed(
+            "http://127.0.0.1:8080",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
+        assert!(origin_allowed(
+            "https://wall.local:8443",
+            Some("wall.local:8443"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            "http://127.0.0.1:8081",
+            Some("127.0.0.1:8080"),
+            &[]
+        ));
         assert!(!origin_allowed("null", Some("127.0.0.1:8080"), &[]));
-        assert!(origin_allowed("https://soc.example.org", Some("10.0.0.5:8080"), &["https://soc.example.org".into()]));
+        assert!(origin_allowed(
+            "https://soc.example.org",
+            Some("10.0.0.5:8080"),
+            &["https://soc.example.org".into()]
+        ));
     }
 }
