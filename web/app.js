@@ -276,8 +276,9 @@ function refreshStatus() {
   document.body.classList.toggle('is-stale', stale && !!state);
   connDot.dataset.state = open ? (silent ? 'stale' : 'live') : 'down';
   setText(connText, open ? (silent ? 'stale' : 'live') : 'offline');
-  // A connection that went quiet for three heartbeats is treated as dead.
-  if (open && lastMessageAt && now - lastMessageAt > 3 * heartbeatMs()) link.kick();
+  // A connection that went quiet for three heartbeats is treated as dead. Silence is counted from
+  // the later of the last message and this connection's open, so a fresh socket gets its chance.
+  if (open && now - Math.max(lastMessageAt, connectedAt) > 3 * heartbeatMs()) link.kick();
 }
 
 setInterval(() => {

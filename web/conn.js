@@ -2,6 +2,7 @@
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
+const CONNECT_TIMEOUT_MS = 10000;
 
 /**
  * Keep one WebSocket open to `url` forever.
@@ -35,7 +36,12 @@ export function connect(url, handlers) {
       return;
     }
     ws = sock;
+    // A handshake that hangs (half-open TCP, stuck proxy) must not stop the retries.
+    const openTimer = setTimeout(() => {
+      if (ws === sock && sock.readyState === WebSocket.CONNECTING) dropAndRetry(sock);
+    }, CONNECT_TIMEOUT_MS);
     sock.onopen = () => {
+      clearTimeout(openTimer);
       handlers.onOpen();
     };
     sock.onmessage = (ev) => {
@@ -53,30 +59,30 @@ export function connect(url, handlers) {
       handlers.onMessage(msg, Date.now());
     };
     sock.onclose = () => {
-      if (ws !== sock) return;
-      ws = null;
-      // Handlers are dropped with the socket so nothing keeps a dead socket alive.
-      sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
-      schedule();
+      clearTimeout(openTimer);
+      if (ws === sock) dropAndRetry(sock);
     };
     sock.onerror = () => {
       /* onclose follows and reconnects */
     };
   }
 
+  /** Forget `sock` (handlers dropped so nothing keeps a dead socket alive), close it, retry later. */
+  function dropAndRetry(sock) {
+    if (ws === sock) ws = null;
+    sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
+    try {
+      sock.close();
+    } catch (e) {
+      /* already closing */
+    }
+    schedule();
+  }
+
   open();
   return {
     kick() {
-      if (!ws) return;
-      const sock = ws;
-      ws = null;
-      sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
-      try {
-        sock.close();
-      } catch (e) {
-        /* already closing */
-      }
-      schedule();
+      if (ws) dropAndRetry(ws);
     },
     retryAt() {
       return nextRetryAt;
