@@ -47,6 +47,7 @@ export function create(el, spec) {
   const stroke = SERIES_COLOURS[spec.colour] || SERIES_COLOURS.neutral;
   let sparkValues = null;
   let chart = null;
+  if (!spec.sparkline) root.classList.add('stat-nospark');
   if (typeof spec.sparkline === 'string' && spec.sparkline) {
     const host = document.createElement('div');
     host.className = 'stat-spark';
