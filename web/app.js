@@ -127,10 +127,22 @@ async function instantiate(w) {
   if (state) safeUpdate(w, new Set(Object.keys(state)));
 }
 
-function buildLayout(dash) {
-  for (const w of widgets) if (w.inst) w.inst.destroy();
+/** Destroy every widget (observers, timers) and empty the grid. */
+function clearLayout() {
+  for (const w of widgets) {
+    if (!w.inst) continue;
+    try {
+      w.inst.destroy();
+    } catch (e) {
+      console.error('socwall: widget', w.spec.kind, 'destroy failed', e);
+    }
+  }
   widgets = [];
   grid.replaceChildren();
+}
+
+function buildLayout(dash) {
+  clearLayout();
   const cols = int(dash.columns, 1, 48, 12);
   const rows = int(dash.rows, 1, 48, 8);
   grid.style.gridTemplateColumns = 'repeat(' + cols + ', minmax(0, 1fr))';
@@ -171,7 +183,7 @@ async function loadDashboard() {
       await buildLayout(dash);
       return;
     } catch (e) {
-      grid.replaceChildren();
+      clearLayout();
       const p = document.createElement('p');
       p.className = 'grid-error';
       p.textContent = 'Dashboard “' + dashboardName + '” could not be loaded (' + (e && e.message) + '). Retrying…';

@@ -55,7 +55,8 @@ export function drawSparkline(ctx, w, h, values, stroke) {
   const pad = Math.max(2, h * 0.08);
   let max = 0;
   for (const v of values) if (typeof v === 'number' && v > max) max = v;
-  if (max <= 0) max = 1;
+  // 15 % headroom so a steady value reads as a line, not a filled block.
+  max = max <= 0 ? 1 : max * 1.15;
   const n = values.length;
   const x = (i) => (i / (n - 1)) * (w - pad * 2) + pad;
   const y = (v) => h - pad - ((typeof v === 'number' ? v : 0) / max) * (h - pad * 2);
