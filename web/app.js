@@ -7,6 +7,7 @@ import { connect } from './conn.js';
 import { applyHeartbeat, applyUpdate, fromSnapshot } from './state.js';
 import { fmtAge, parseTime } from './format.js';
 
+const PROTOCOL = 1; // docs/PROTOCOL.md version this page implements
 const DEFAULT_DASHBOARD = 'soc-wall';
 const DEFAULT_HEARTBEAT_MS = 5000;
 const KIND_RE = /^[a-z0-9][a-z0-9_-]{0,40}$/;
@@ -230,6 +231,9 @@ function onMessage(msg, at) {
   switch (msg.type) {
     case 'hello':
       hello = msg;
+      if (Number(msg.protocol) !== PROTOCOL) {
+        console.warn('socwall: server speaks protocol', msg.protocol, 'but this page knows', PROTOCOL);
+      }
       break;
     case 'snapshot':
       state = fromSnapshot(msg);
