@@ -384,3 +384,52 @@ async fn wall_renders_crisp_at_4k() {
     let errors = b.js_errors();
     assert!(errors.is_empty(), "JS errors: {errors:?}");
 }
+
+/// The page's state merge (`web/state.js`), run in the browser: series merged by time, gaps
+/// zero-filled, out-of-date updates ignored, arrays never longer than 900 points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_merge_is_by_time_and_bounded() {
+    if Browser::find_binary().is_none() {
+        assert!(
+            !Browser::required(),
+            "SOCWALL_REQUIRE_BROWSER is set but no chromium was found"
+        );
+        return;
+    }
+    let fake = start_fake().await;
+    let b = Browser::launch(800, 600).await.expect("launch");
+    b.navigate(&format!("{}/assets/favicon.svg", fake.base))
+        .await
+        .expect("navigate");
+    let got = b
+        .eval(
+            r#"import('/assets/state.js').then(({ fromSnapshot, applyUpdate }) => {
+                const n = 900, end = 1000;
+                const st = fromSnapshot({ type: 'snapshot', rates: {}, series: { step_s: 1, end,
+                    events: Array.from({ length: n }, (_, i) => i) } });
+                const out = {};
+                out.changed = [...applyUpdate(st, { type: 'update', seq: 2, server_time: 'x', rates: { a: 1 },
+                    series: { step_s: 1, end, events: Array(10).fill(-1) } })].sort();
+                out.sameEnd = [st.series.events[889], st.series.events[890], st.series.events[899], st.series.end];
+                applyUpdate(st, { type: 'update', series: { step_s: 1, end: end + 3, events: [1,2,3,4,5,6,7,8,9,10] } });
+                out.advanced = [st.series.events.length, st.series.end, st.series.events[890], st.series.events[899]];
+                applyUpdate(st, { type: 'update', series: { step_s: 1, end: end + 1, events: [42] } });
+                out.old = [st.series.end, st.series.events[897], st.series.events[899]];
+                applyUpdate(st, { type: 'update', series: { step_s: 1, end: end + 10000, events: [7] } });
+                out.gap = [st.series.events.length, st.series.events[0], st.series.events[899]];
+                for (let i = 1; i <= 3000; i++)
+                    applyUpdate(st, { type: 'update', series: { step_s: 1, end: end + 10000 + i, events: Array(10).fill(i) } });
+                out.bounded = st.series.events.length;
+                return out;
+            })"#,
+        )
+        .await
+        .expect("merge script");
+    assert_eq!(got["changed"], json!(["rates", "series"]));
+    assert_eq!(got["sameEnd"], json!([889, -1, -1, 1000]));
+    assert_eq!(got["advanced"], json!([900, 1003, 1, 10]));
+    // An update ending in the past overwrites the buckets it covers and never moves `end` back.
+    assert_eq!(got["old"], json!([1003, 42, 10]));
+    assert_eq!(got["gap"], json!([900, 0, 7]));
+    assert_eq!(got["bounded"], 900);
+}
