@@ -178,13 +178,17 @@ async fn aggregate_loop(
     let mut seq = 0u64;
     let mut last_snapshot = Instant::now() - Duration::from_secs(10);
     let mut inputs_open = true;
+    let mut snapshot_owed = false;
     loop {
         tokio::select! {
             // Biased towards draining input: publishing stale state while batches wait helps nobody,
             // and the tick still fires between batches.
             biased;
             batch = events.recv(), if inputs_open => match batch {
-                Some(b) => agg.ingest(&b, now_micros()),
+                Some(b) => {
+                    tracing::trace!(source = b.source, records = b.records.len(), "ingest");
+                    agg.ingest(&b, now_micros())
+                }
                 None => inputs_open = false,
             },
             _ = ticker.tick() => {
@@ -195,9 +199,13 @@ async fn aggregate_loop(
                 }
                 seq += 1;
                 let dirty = agg.dirty(now);
+                tracing::trace!(seq, dirty, "tick");
                 let update = dirty.then(|| agg.update(now));
-                // The full state at most once a second, and at once for the very first tick.
-                let snapshot = if seq == 1 || (dirty && last_snapshot.elapsed() >= Duration::from_secs(1)) {
+                // The full state at most once a second (it merges an hour of top-N slots), but
+                // never left behind: a change that arrived inside the second is owed a snapshot.
+                snapshot_owed |= dirty;
+                let snapshot = if seq == 1 || (snapshot_owed && last_snapshot.elapsed() >= Duration::from_secs(1)) {
+                    snapshot_owed = false;
                     last_snapshot = Instant::now();
                     Some(agg.snapshot(now))
                 } else {

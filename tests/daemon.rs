@@ -73,7 +73,10 @@ impl Daemon {
                 return s;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {what}; last snapshot: {s:#}");
+                panic!(
+                    "timed out waiting for {what}; last snapshot: seq {} totals {} sources {}",
+                    s["seq"], s["totals"], s["sources"]
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

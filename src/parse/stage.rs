@@ -35,6 +35,11 @@ pub async fn run(
             tracing::error!(source = lines.source, "line batch for an unknown source");
             continue;
         };
+        tracing::trace!(
+            source = lines.source,
+            lines = lines.len(),
+            "parsing a batch"
+        );
         let batch = parse_batch(parser, &lines, &Ctx::now());
         if tx.send(batch).await.is_err() {
             break;
