@@ -66,12 +66,7 @@ fn base64_decoder_matches_rfc4648_vectors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_loads_page_evaluates_js_and_screenshots() {
-    if Browser::find_binary().is_none() {
-        assert!(
-            !Browser::required(),
-            "SOCWALL_REQUIRE_BROWSER is set but no chromium was found"
-        );
-        eprintln!("skipping: no chromium (set SOCWALL_CHROMIUM or install chromium)");
+    if !Browser::available_or_skip() {
         return;
     }
     let url = serve_page().await;

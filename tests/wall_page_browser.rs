@@ -4,7 +4,7 @@
 //! dashboard as JSON and a protocol-shaped `hello` / `snapshot` / `update` stream; headless Chromium
 //! (via `tests/support/cdp.rs`) checks what the wall shows, that log text stays text, and that the
 //! stale banner appears on disconnect and clears after reconnecting. Skips without Chromium unless
-//! `SOCWALL_REQUIRE_BROWSER` is set.
+//! `SOCWALL_SKIP_BROWSER=1` is set.
 
 #[path = "support/cdp.rs"]
 mod cdp;
@@ -243,12 +243,7 @@ const BANNER: &str = "(() => { const b = document.getElementById('banner'); retu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_renders_snapshot_and_recovers_from_disconnect() {
-    if Browser::find_binary().is_none() {
-        assert!(
-            !Browser::required(),
-            "SOCWALL_REQUIRE_BROWSER is set but no chromium was found"
-        );
-        eprintln!("skipping: no chromium (set SOCWALL_CHROMIUM or install chromium)");
+    if !Browser::available_or_skip() {
         return;
     }
     let fake = start_fake().await;
@@ -352,11 +347,7 @@ async fn wall_renders_snapshot_and_recovers_from_disconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_renders_crisp_at_4k() {
-    if Browser::find_binary().is_none() {
-        assert!(
-            !Browser::required(),
-            "SOCWALL_REQUIRE_BROWSER is set but no chromium was found"
-        );
+    if !Browser::available_or_skip() {
         return;
     }
     let fake = start_fake().await;
@@ -389,11 +380,7 @@ async fn wall_renders_crisp_at_4k() {
 /// zero-filled, out-of-date updates ignored, arrays never longer than 900 points.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn series_merge_is_by_time_and_bounded() {
-    if Browser::find_binary().is_none() {
-        assert!(
-            !Browser::required(),
-            "SOCWALL_REQUIRE_BROWSER is set but no chromium was found"
-        );
+    if !Browser::available_or_skip() {
         return;
     }
     let fake = start_fake().await;

@@ -1,9 +1,9 @@
 //! Tiny Chrome DevTools Protocol harness for integration tests: a real headless Chromium, no WebDriver.
 //!
 //! Include it from a test with `#[path = "support/cdp.rs"] mod cdp;`. The browser binary comes from
-//! `SOCWALL_CHROMIUM`, else `chromium` / `chromium-browser` on `PATH`. Tests that can run without a
-//! browser should call [`Browser::find_binary`] first and skip when it is `None`, unless
-//! `SOCWALL_REQUIRE_BROWSER` is set (CI sets it so a missing install fails loudly).
+//! `SOCWALL_CHROMIUM`, else `chromium` / `chromium-browser` on `PATH`. Browser tests start with
+//! [`Browser::available_or_skip`]: a missing browser fails the test with the install command, unless
+//! `SOCWALL_SKIP_BROWSER=1` says to skip (a browser test that silently passes proves nothing).
 //!
 //! Protocol: launch with `--remote-debugging-port=0`, read the port from `DevToolsActivePort` in the
 //! temporary profile, `GET /json/list` for the page target, then JSON commands over a WebSocket,
@@ -65,9 +65,20 @@ impl Browser {
         None
     }
 
-    /// True when a test without a browser must fail rather than skip (`SOCWALL_REQUIRE_BROWSER`).
-    pub fn required() -> bool {
-        std::env::var_os("SOCWALL_REQUIRE_BROWSER").is_some_and(|v| !v.is_empty() && v != "0")
+    /// True when Chromium is there. Without it: false (skip) when `SOCWALL_SKIP_BROWSER=1`, else a
+    /// panic naming the fix.
+    pub fn available_or_skip() -> bool {
+        if Self::find_binary().is_some() {
+            return true;
+        }
+        let skip =
+            std::env::var_os("SOCWALL_SKIP_BROWSER").is_some_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            skip,
+            "the browser tests need Chromium: apt-get install -y chromium (or set SOCWALL_CHROMIUM=/path, or SOCWALL_SKIP_BROWSER=1 to skip them)"
+        );
+        eprintln!("skipping: no chromium and SOCWALL_SKIP_BROWSER=1");
+        false
     }
 
     /// Launch headless Chromium with a `width`×`height` window and attach to its page.
