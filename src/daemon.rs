@@ -200,7 +200,6 @@ async fn aggregate_loop(
                 seq += 1;
                 let dirty = agg.dirty(now);
                 tracing::trace!(seq, dirty, "tick");
-                let update = dirty.then(|| agg.update(now));
                 // The full state at most once a second (it merges an hour of top-N slots), but
                 // never left behind: a change that arrived inside the second is owed a snapshot.
                 snapshot_owed |= dirty;
@@ -211,6 +210,9 @@ async fn aggregate_loop(
                 } else {
                     None
                 };
+                // An update follows every snapshot too: it carries the top-N the snapshot just
+                // recomputed to the connected walls, which only ever receive updates.
+                let update = (dirty || snapshot.is_some()).then(|| agg.update(now));
                 let p = Published { seq, snapshot, update, heartbeat: agg.heartbeat(now) };
                 if publish.send(p).await.is_err() {
                     break;

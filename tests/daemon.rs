@@ -1,8 +1,12 @@
 //! End-to-end: the real daemon on 127.0.0.1:0 tailing real temp files; checked through
 //! `/api/v1/snapshot`, a WebSocket client, `/metrics`, and a refused cross-origin upgrade.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/http.rs"]
 mod http;
+
+use daemon::{Daemon, append};
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,81 +32,6 @@ const IPTABLES: &[&str] = &[
     "Nov 24 03:40:02 web-1 kernel: [1235.567890] [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=203.0.113.66 DST=10.0.1.20 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=4243 PROTO=TCP SPT=40001 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0",
     "Nov 24 03:40:03 web-1 kernel: [1236.567890] [UFW ALLOW] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.51.100.7 DST=10.0.1.20 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=4244 DF PROTO=TCP SPT=51000 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0",
 ];
-
-struct Daemon {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), socwall::RunError>>,
-}
-
-impl Daemon {
-    async fn start(dir: &Path) -> Daemon {
-        let cfg = format!(
-            "[server]\nupdate_interval = \"50ms\"\nheartbeat_interval = \"1s\"\n[tail]\nrescan_interval = \"50ms\"\n\
-             [[source]]\nname = \"edge\"\npath = \"{d}/pf.log*\"\nformat = \"pf\"\nstart_at = \"beginning\"\n\
-             [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n",
-            d = dir.display()
-        );
-        let settings =
-            Settings::from_toml(&cfg, "test.toml", Vec::new()).expect("valid test config");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(socwall::run(listener, settings, async move {
-            let _ = rx.await;
-        }));
-        Daemon {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn snapshot(&self) -> Value {
-        let r = http::get(self.addr, "/api/v1/snapshot").await;
-        assert_eq!(r.status, 200);
-        r.json()
-    }
-
-    /// Polls the snapshot until `cond` holds (the aggregator publishes every 50 ms here).
-    async fn wait_snapshot(&self, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let s = self.snapshot().await;
-            if cond(&s) {
-                return s;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {what}; last snapshot: seq {} totals {} sources {}",
-                    s["seq"], s["totals"], s["sources"]
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("daemon stops within 10 s")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-    f.sync_data().unwrap();
-}
 
 fn source<'a>(snap: &'a Value, name: &str) -> &'a Value {
     snap["sources"]

@@ -1,0 +1,119 @@
+//! The real wall page served by the real daemon, in a real headless Chromium: lines appended to a
+//! tailed file show up on screen, log-derived text stays text, the page obeys the CSP without a
+//! console error, and it goes STALE when the daemon dies and recovers when it comes back.
+
+#[path = "support/cdp.rs"]
+mod cdp;
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/http.rs"]
+mod http;
+
+use std::time::Duration;
+
+use cdp::Browser;
+use daemon::{Daemon, append};
+use serde_json::json;
+
+const DENIED: &[&str] = &[
+    "Nov 24 03:40:01 web-1 kernel: [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.66 DST=10.0.1.20 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=1 PROTO=TCP SPT=40001 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0",
+    "Nov 24 03:40:01 web-1 kernel: [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.66 DST=10.0.1.21 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=2 PROTO=TCP SPT=40001 DPT=22 WINDOW=1024 RES=0x00 SYN URGP=0",
+    "Nov 24 03:40:01 web-1 kernel: [UFW BLOCK] IN=eth0 OUT= MAC= SRC=198.51.100.23 DST=10.0.1.20 LEN=44 TOS=0x00 PREC=0x00 TTL=49 ID=3 PROTO=TCP SPT=40002 DPT=23 WINDOW=1024 RES=0x00 SYN URGP=0",
+];
+const ALLOWED: &str = "Nov 24 03:40:02.000001 rule 12/(match) pass out on em1: 10.0.3.14.51000 > 192.0.2.80.443: Flags [S], seq 1, win 64240, length 0";
+
+const BANNER: &str = "(() => { const b = document.getElementById('banner'); return b.hidden ? '' : b.textContent; })()";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_daemon_drives_the_wall_page() {
+    if !Browser::available_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kern.log"), "").unwrap();
+    let hostile = "edge <img src=x onerror=alert(1)>";
+    let d = Daemon::start_with(dir.path(), "127.0.0.1:0", hostile).await;
+    let addr = d.addr;
+
+    let b = Browser::launch(1920, 1080).await.expect("launch chromium");
+    b.navigate(&format!("http://{addr}/?kiosk"))
+        .await
+        .expect("navigate");
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("first snapshot rendered");
+
+    append(&dir.path().join("kern.log"), DENIED);
+    for _ in 0..5 {
+        append(&dir.path().join("pf.log"), &[ALLOWED]);
+    }
+    b.wait_for(
+        "socwall.state.totals && socwall.state.totals.events === 8",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("8 events reach the page");
+    let totals = b.eval("socwall.state.totals").await.unwrap();
+    assert_eq!(
+        (totals["allowed"].clone(), totals["denied"].clone()),
+        (json!(5), json!(3))
+    );
+
+    // The top blocked sources list shows the scanner first, as text, once the once-a-second
+    // top-N recompute has landed.
+    let first = b
+        .wait_for(
+            "(() => { const r = document.querySelector('.topn-denied .topn-row'); return r && r.title; })()",
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("a blocked source is listed");
+    assert_eq!(first, "203.0.113.66");
+    // The feed named with markup is shown literally and creates no element.
+    assert_eq!(
+        b.eval("document.querySelectorAll('img').length")
+            .await
+            .unwrap(),
+        0
+    );
+    let names = b
+        .eval("[...document.querySelectorAll('.feeds-name')].map(e => e.textContent)")
+        .await
+        .unwrap();
+    assert!(
+        names.as_array().unwrap().iter().any(|n| n == hostile),
+        "{names}"
+    );
+    assert_eq!(b.eval(BANNER).await.unwrap(), "");
+
+    // Kill the daemon: the page must say it is stale (two 1 s heartbeats), not keep old numbers
+    // on screen as if live.
+    d.stop().await;
+    let text = b
+        .wait_for(BANNER, Duration::from_secs(8))
+        .await
+        .expect("stale banner");
+    assert!(text.as_str().unwrap().starts_with("STALE"), "{text}");
+
+    // Bring it back on the same address: the page reconnects by itself and shows the new state.
+    let d = Daemon::start_with(dir.path(), &addr.to_string(), "edge-2").await;
+    b.wait_for(
+        "!socwall.stale && document.getElementById('banner').hidden && socwall.state.sources.some(s => s.name === 'edge-2')",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("reconnected to the new daemon, banner cleared");
+
+    let errors = b.js_errors();
+    assert!(errors.is_empty(), "JS errors: {errors:?}");
+    let csp: Vec<String> = b
+        .log_entries()
+        .into_iter()
+        .filter(|l| l.contains("Content Security Policy"))
+        .collect();
+    assert!(csp.is_empty(), "CSP violations: {csp:?}");
+    d.stop().await;
+}
