@@ -247,7 +247,7 @@ impl Settings {
             )
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| loc.from_config_error(e))?;
+            .map_err(|e| loc.convert(e))?;
         validate(raw, &loc)
     }
 }
@@ -683,9 +683,7 @@ impl Locator<'_> {
                 .next()
                 .unwrap_or("")
                 .trim_matches('"');
-            if key == leaf && t[key.len()..].trim_start().starts_with('=')
-                || (key == leaf && t.contains('='))
-            {
+            if key == leaf && t.contains('=') {
                 let table_ok = current == table;
                 let index_ok = index.is_none() || array_index == index;
                 if table_ok && index_ok {
@@ -697,7 +695,7 @@ impl Locator<'_> {
     }
 
     /// Turns the config crate's error into ours, with a line where possible.
-    fn from_config_error(&self, e: config::ConfigError) -> ConfigError {
+    fn convert(&self, e: config::ConfigError) -> ConfigError {
         match e {
             config::ConfigError::FileParse { cause, .. } => ConfigError {
                 file: self.file.to_string(),
@@ -718,7 +716,7 @@ impl Locator<'_> {
                 )
             }
             config::ConfigError::At { error, key, .. } => {
-                let inner = self.from_config_error(*error);
+                let inner = self.convert(*error);
                 match key {
                     Some(k) if inner.key.is_none() => self.keyed(&k, inner.message),
                     _ => inner,

@@ -272,12 +272,11 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
                 }
             }
         }
-        if kind == "stat"
-            && !w
-                .get("metric")
-                .and_then(|v| v.as_str())
-                .is_some_and(|m| !m.is_empty())
-        {
+        let has_metric = w
+            .get("metric")
+            .and_then(|v| v.as_str())
+            .is_some_and(|m| !m.is_empty());
+        if kind == "stat" && !has_metric {
             return Err(loc.err_item(
                 "widget",
                 i,

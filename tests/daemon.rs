@@ -8,15 +8,10 @@ mod http;
 
 use daemon::{Daemon, append};
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use socwall::config::Settings;
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 const PF: &[&str] = &[
