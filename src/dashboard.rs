@@ -350,7 +350,7 @@ mod tests {
         let e = parse("t", &bad, "t.toml").unwrap_err();
         assert_eq!(
             (e.line, e.key.as_deref()),
-            (Some(14), Some("widget[1].dim")),
+            (Some(15), Some("widget[1].dim")),
             "{e}"
         );
         let bad = OK.replace("x = 3", "x = 4");
