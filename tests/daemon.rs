@@ -224,3 +224,54 @@ where
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_does_not_slow_anyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path()).await;
+
+    // A "browser" that completes the upgrade and then never reads a byte.
+    let mut stuck = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stuck,
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            d.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
+        .await
+        .unwrap();
+
+    // 20,000 lines in bursts: every update is large enough to fill the stuck client's socket.
+    let line = PF[1];
+    let lines: Vec<&str> = std::iter::repeat_n(line, 1000).collect();
+    for _ in 0..20 {
+        append(&dir.path().join("pf.log"), &lines);
+    }
+    let s = d
+        .wait_snapshot("20000 events", |s| s["totals"]["events"] == 20_000)
+        .await;
+    assert_eq!(s["totals"]["lines"], 20_000);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "update" && m["totals"]["events"] == 20_000 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reading client never saw all events"
+        );
+    }
+    let m = http::get(d.addr, "/metrics").await;
+    assert!(m.body.contains("socwall_clients 2"), "{}", m.body);
+    drop(ws);
+    // Shutdown does not wait on the client that stopped reading.
+    d.stop().await;
+    drop(stuck);
+}

@@ -142,7 +142,9 @@ async fn run_client(socket: WebSocket, st: &WebState) {
                 Some(Err(_)) | None => break,
             },
             _ = shutdown.wait() => {
-                let _ = tx.send(Message::close_with(1001u16, "server shutting down")).await;
+                // Bounded: a client that stopped reading must not hold up the shutdown.
+                let close = tx.send(Message::close_with(1001u16, "server shutting down"));
+                let _ = tokio::time::timeout(Duration::from_secs(1), close).await;
                 break;
             }
         };
@@ -156,7 +158,7 @@ async fn run_client(socket: WebSocket, st: &WebState) {
             }
         }
     }
-    let _ = tx.close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
 }
 
 async fn send<S>(tx: &mut S, text: String) -> Result<(), ()>
