@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::parse::{Format, FormatSpec};
+use crate::parse::{Format, FormatSpec, VerdictWords};
 use crate::tail::StartAt;
 
 /// Where `socwall run` looks when no `--config` is given.
@@ -56,7 +56,23 @@ struct Raw {
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
+    parse: RawParse,
+    #[serde(default)]
     source: Vec<RawSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParse {
+    #[serde(default)]
+    iptables: RawVerdicts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerdicts {
+    deny: Option<Vec<String>>,
+    allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +138,8 @@ pub struct Settings {
     pub aggregate: AggregateConfig,
     pub dashboards: DashboardSettings,
     pub log_level: String,
+    /// Words in an iptables log prefix that mean deny / allow.
+    pub iptables_verdicts: VerdictWords,
     pub sources: Vec<SourceSettings>,
 }
 
@@ -206,6 +224,7 @@ impl Default for Settings {
                 default: "soc-wall".into(),
             },
             log_level: "info".into(),
+            iptables_verdicts: VerdictWords::default(),
             sources: Vec::new(),
         }
     }
@@ -242,6 +261,8 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("server.allowed_origins")
                     .with_list_parse_key("aggregate.internal_networks")
+                    .with_list_parse_key("parse.iptables.deny")
+                    .with_list_parse_key("parse.iptables.allow")
                     .try_parsing(true)
                     .source(Some(env_map)),
             )
@@ -382,6 +403,25 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
             ));
         }
         s.log_level = level;
+    }
+
+    for (key, words, slot) in [
+        (
+            "parse.iptables.deny",
+            raw.parse.iptables.deny,
+            &mut s.iptables_verdicts.deny,
+        ),
+        (
+            "parse.iptables.allow",
+            raw.parse.iptables.allow,
+            &mut s.iptables_verdicts.allow,
+        ),
+    ] {
+        let Some(words) = words else { continue };
+        if let Some(bad) = words.iter().find(|w| w.trim().is_empty() || w.len() > 64) {
+            return Err(loc.err(key, format!("{bad:?} is not a usable word; use 1 to 64 characters such as \"DROP\" or \"-D-\"")));
+        }
+        *slot = words;
     }
 
     for (i, src) in raw.source.into_iter().enumerate() {
@@ -879,6 +919,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.listen.port(), 2);
+    }
+
+    #[test]
+    fn iptables_verdict_words() {
+        let s = load("[parse.iptables]\ndeny = [\"NOPE\"]\n").unwrap();
+        assert_eq!(s.iptables_verdicts.deny, vec!["NOPE".to_string()]);
+        assert_eq!(s.iptables_verdicts.allow, VerdictWords::default().allow);
+        let e = load("[parse.iptables]\nallow = [\"\"]\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("parse.iptables.allow")),
+            "{e}"
+        );
     }
 
     #[test]

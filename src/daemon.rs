@@ -88,7 +88,10 @@ pub async fn run(
     // parse → aggregate
     let (events_tx, events_rx) = mpsc::channel::<EventBatch>(EVENT_BATCHES);
     let formats = settings.sources.iter().map(|s| s.format).collect();
-    let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats));
+    // Parsers take their word lists by `&'static` so their context stays `Copy`; one small leak
+    // per daemon start.
+    let verdicts: &'static _ = Box::leak(Box::new(settings.iptables_verdicts.clone()));
+    let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats, verdicts));
 
     // aggregate → hub → web
     let agg_settings = AggregateSettings {

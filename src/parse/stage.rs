@@ -5,7 +5,7 @@ use tokio::sync::mpsc;
 
 use crate::aggregate::{ErrorSample, EventBatch};
 use crate::parse::detect::AutoDetector;
-use crate::parse::{Ctx, FormatSpec, Outcome, parse_line};
+use crate::parse::{Ctx, FormatSpec, Outcome, VerdictWords, parse_line};
 use crate::tail::LineBatch;
 
 /// How much of a bad line the wall shows as the feed's last error.
@@ -22,6 +22,7 @@ pub async fn run(
     mut rx: mpsc::Receiver<LineBatch>,
     tx: mpsc::Sender<EventBatch>,
     formats: Vec<FormatSpec>,
+    verdicts: &'static VerdictWords,
 ) {
     let mut parsers: Vec<SourceParser> = formats
         .into_iter()
@@ -40,7 +41,11 @@ pub async fn run(
             lines = lines.len(),
             "parsing a batch"
         );
-        let batch = parse_batch(parser, &lines, &Ctx::now());
+        let ctx = Ctx {
+            verdicts,
+            ..Ctx::now()
+        };
+        let batch = parse_batch(parser, &lines, &ctx);
         if tx.send(batch).await.is_err() {
             break;
         }
