@@ -12,7 +12,11 @@ use crate::time::now_micros;
 /// Lines per batch handed to the aggregator, as the tailer would (≈64 KiB of text).
 const BATCH: usize = 512;
 
+/// Formats `socwall bench` generates lines for.
+pub const BENCH_FORMATS: &[Format] = &[Format::Pf, Format::Iptables, Format::Filterlog];
+
 /// Deterministic sample lines of a format: varied addresses and ports, both verdicts.
+/// Formats without a generator yet give an empty buffer.
 pub fn sample_lines(format: Format, n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 200);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -47,6 +51,7 @@ pub fn sample_lines(format: Format, n: usize) -> Vec<u8> {
                 x as u16,
                 x as u32
             ),
+            _ => return Vec::new(),
         };
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
@@ -77,7 +82,7 @@ pub fn main(lines: usize) -> ExitCode {
         "{:<10} {:>14} {:>16} {:>10}",
         "format", "parse lines/s", "parse+agg lines/s", "events"
     );
-    for &format in Format::ALL {
+    for &format in BENCH_FORMATS {
         let data = sample_lines(format, lines);
         let split: Vec<&[u8]> = data
             .split(|&b| b == b'\n')

@@ -461,7 +461,7 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         let format = match src.format.as_deref() {
             None | Some("auto") => FormatSpec::Auto,
             Some(f) => FormatSpec::Fixed(Format::from_name(f).ok_or_else(|| {
-                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                let names: Vec<&str> = Format::names().collect();
                 loc.err_item(
                     "source",
                     i,
@@ -473,6 +473,9 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                 )
             })?),
         };
+        if format == FormatSpec::Fixed(Format::Netflow) {
+            return Err(loc.err_item("source", i, "format", "netflow is a binary export format, not log lines; it is received by a netflow listener, not tailed from files".into()));
+        }
         let start_at = match src.start_at.as_deref() {
             None | Some("end") => StartAt::End,
             Some("beginning") => StartAt::Beginning,

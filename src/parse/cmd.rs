@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::parse::{AutoDetector, Ctx, Format, FormatSpec, Outcome, json, parse_line};
+use crate::parse::{AutoDetector, Ctx, Format, FormatSpec, Outcome, State, json, parse_line_with};
 
 /// Longest line we parse, in bytes (without the newline).
 const MAX_LINE: usize = 65_536;
@@ -92,7 +92,7 @@ pub fn main(format: &str, files: &[PathBuf]) -> ExitCode {
         name => match Format::from_name(name) {
             Some(f) => FormatSpec::Fixed(f),
             None => {
-                let valid: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+                let valid: Vec<&str> = Format::names().collect();
                 eprintln!(
                     "socwall parse: unknown format {name:?}; valid formats: auto, {}",
                     valid.join(", ")
@@ -178,6 +178,7 @@ fn parse_stream(
     let file = label.map(|p| p.as_os_str().as_encoded_bytes());
     let mut lines = LineReader::new(input);
     let mut detector = AutoDetector::new();
+    let mut state = State::default();
     let mut buf = Vec::with_capacity(1024);
     let mut n: u64 = 0;
     loop {
@@ -192,7 +193,7 @@ fn parse_stream(
             Line::TooLong => json::note(&mut buf, n, file, "error", "line longer than 65536 bytes"),
             Line::Text(text) => {
                 let (format, outcome) = match spec {
-                    FormatSpec::Fixed(f) => (Some(f), parse_line(f, text, ctx)),
+                    FormatSpec::Fixed(f) => (Some(f), parse_line_with(f, text, ctx, &mut state)),
                     FormatSpec::Auto => detector.feed(text, ctx),
                 };
                 match (outcome, format) {

@@ -3,7 +3,7 @@
 
 use memchr::memmem;
 
-use crate::parse::{Ctx, Format, Outcome, parse_line};
+use crate::parse::{Ctx, Format, Outcome, State, parse_line_with};
 
 /// A cheap guess from marker substrings (no parsing). Only a hint: the parsers decide.
 pub fn detect(line: &[u8]) -> Option<Format> {
@@ -32,6 +32,8 @@ const SWITCH_AFTER: u32 = 3;
 /// before a switch. The decision itself only moves after [`SWITCH_AFTER`] such lines in a row.
 #[derive(Debug, Clone, Default)]
 pub struct AutoDetector {
+    /// Carried line-to-line state (headers), shared by all candidate formats.
+    state: State,
     current: Option<Format>,
     candidate: Option<Format>,
     run: u32,
@@ -52,7 +54,7 @@ impl AutoDetector {
     pub fn feed<'a>(&mut self, line: &'a [u8], ctx: &Ctx) -> (Option<Format>, Outcome<'a>) {
         let mut first_error = None;
         if let Some(cur) = self.current {
-            let o = parse_line(cur, line, ctx);
+            let o = parse_line_with(cur, line, ctx, &mut self.state);
             if matches!(o, Outcome::Event(_)) {
                 self.run = 0;
                 self.candidate = None;
@@ -87,7 +89,7 @@ impl AutoDetector {
 
     /// Tries the hinted format, then the rest, skipping `except`; the first event wins.
     fn try_others<'a>(
-        &self,
+        &mut self,
         line: &'a [u8],
         ctx: &Ctx,
         except: Option<Format>,
@@ -101,7 +103,7 @@ impl AutoDetector {
                 .filter(move |&f| Some(f) != hint),
         );
         for f in order.filter(|&f| Some(f) != except) {
-            match parse_line(f, line, ctx) {
+            match parse_line_with(f, line, ctx, &mut self.state) {
                 o @ Outcome::Event(_) => return Some((f, o)),
                 o @ Outcome::Error(_) if first_error.is_none() => *first_error = Some((f, o)),
                 _ => {}

@@ -6,41 +6,140 @@
 
 use crate::event::{Event, Micros};
 
+pub mod asa;
 pub mod cmd;
 pub mod detect;
+pub mod eve;
 pub mod filterlog;
 pub mod iptables;
 mod json;
+pub mod kv;
+pub mod mikrotik;
+pub mod netflow;
+pub mod netscreen;
+pub mod panos;
 pub mod pf;
+pub mod srx;
 pub mod stage;
 pub mod syslog;
+pub mod vpcflow;
+pub mod yaf;
+pub mod zeek;
 
 pub use detect::{AutoDetector, detect};
 pub use iptables::VerdictWords;
 
-/// A log format socwall can read.
+/// A log format socwall can read. `docs/PARSE.md` (and `docs/formats.md`) describe each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Pf,
     Iptables,
     Filterlog,
+    Zeek,
+    Eve,
+    Yaf,
+    Asa,
+    Netscreen,
+    Srx,
+    Mikrotik,
+    Panos,
+    Fortigate,
+    Cef,
+    Leef,
+    Checkpoint,
+    Sonicwall,
+    Watchguard,
+    Sophos,
+    Stormshield,
+    Clavister,
+    Barracuda,
+    Meraki,
+    Vpcflow,
+    /// NetFlow v5/v9/IPFIX export packets: binary, decoded by [`netflow::Decoder`], not by lines.
+    Netflow,
 }
 
 impl Format {
-    /// Every concrete format, in the order auto-detection tries them.
-    pub const ALL: &'static [Format] = &[Format::Filterlog, Format::Iptables, Format::Pf];
+    /// Every concrete format, in the order auto-detection tries them: the most self-describing
+    /// (unambiguous markers) first, the loosest last.
+    pub const ALL: &'static [Format] = &[
+        Format::Filterlog,
+        Format::Iptables,
+        Format::Pf,
+        Format::Asa,
+        Format::Srx,
+        Format::Netscreen,
+        Format::Panos,
+        Format::Eve,
+        Format::Zeek,
+        Format::Cef,
+        Format::Leef,
+        Format::Checkpoint,
+        Format::Fortigate,
+        Format::Sonicwall,
+        Format::Watchguard,
+        Format::Sophos,
+        Format::Stormshield,
+        Format::Clavister,
+        Format::Barracuda,
+        Format::Meraki,
+        Format::Mikrotik,
+        Format::Vpcflow,
+        Format::Yaf,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Pf => "pf",
             Format::Iptables => "iptables",
             Format::Filterlog => "filterlog",
+            Format::Zeek => "zeek",
+            Format::Eve => "eve",
+            Format::Yaf => "yaf",
+            Format::Asa => "asa",
+            Format::Netscreen => "netscreen",
+            Format::Srx => "srx",
+            Format::Mikrotik => "mikrotik",
+            Format::Panos => "panos",
+            Format::Fortigate => "fortigate",
+            Format::Cef => "cef",
+            Format::Leef => "leef",
+            Format::Checkpoint => "checkpoint",
+            Format::Sonicwall => "sonicwall",
+            Format::Watchguard => "watchguard",
+            Format::Sophos => "sophos",
+            Format::Stormshield => "stormshield",
+            Format::Clavister => "clavister",
+            Format::Barracuda => "barracuda",
+            Format::Meraki => "meraki",
+            Format::Vpcflow => "vpcflow",
+            Format::Netflow => "netflow",
         }
     }
 
+    /// Every format name accepted by `--format` and `format =` (line formats and `netflow`).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Format::ALL
+            .iter()
+            .map(|f| f.name())
+            .chain(std::iter::once("netflow"))
+    }
+
     pub fn from_name(s: &str) -> Option<Format> {
+        if s == "netflow" {
+            return Some(Format::Netflow);
+        }
         Format::ALL.iter().copied().find(|f| f.name() == s)
     }
+}
+
+/// What one stream of lines (a file, a source) carries from line to line, for the formats that
+/// need it: Zeek's `#separator`/`#fields` header, a VPC flow log's header line or configured
+/// field list. Stateless formats ignore it. Owned by the caller, one per stream.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub zeek: zeek::State,
+    pub vpcflow: vpcflow::State,
 }
 
 /// What a source is configured to read: one format, or detect it from the lines.
@@ -92,12 +191,46 @@ pub enum Outcome<'a> {
     Error(&'static str),
 }
 
-/// Parses one line as `format`. Pure: the same line and context always give the same outcome.
+/// Parses one line as `format` with no carried state (a stateful format falls back to its
+/// documented default layout). Pure: the same line and context always give the same outcome.
 pub fn parse_line<'a>(format: Format, line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
+    parse_line_with(format, line, ctx, &mut State::default())
+}
+
+/// Parses one line as `format`, reading and updating the stream's `state` (headers).
+pub fn parse_line_with<'a>(
+    format: Format,
+    line: &'a [u8],
+    ctx: &Ctx,
+    state: &mut State,
+) -> Outcome<'a> {
     match format {
         Format::Pf => pf::parse(line, ctx),
         Format::Iptables => iptables::parse(line, ctx),
         Format::Filterlog => filterlog::parse(line, ctx),
+        Format::Zeek => zeek::parse(line, ctx, &mut state.zeek),
+        Format::Eve => eve::parse(line, ctx),
+        Format::Yaf => yaf::parse(line, ctx),
+        Format::Asa => asa::parse(line, ctx),
+        Format::Netscreen => netscreen::parse(line, ctx),
+        Format::Srx => srx::parse(line, ctx),
+        Format::Mikrotik => mikrotik::parse(line, ctx),
+        Format::Panos => panos::parse(line, ctx),
+        Format::Fortigate
+        | Format::Cef
+        | Format::Leef
+        | Format::Checkpoint
+        | Format::Sonicwall
+        | Format::Watchguard
+        | Format::Sophos
+        | Format::Stormshield
+        | Format::Clavister
+        | Format::Barracuda
+        | Format::Meraki => kv::parse(format, line, ctx),
+        Format::Vpcflow => vpcflow::parse(line, ctx, &mut state.vpcflow),
+        Format::Netflow => {
+            Outcome::Skipped("netflow is a binary format: decode export packets, not lines")
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use tokio::sync::mpsc;
 
 use crate::aggregate::{ErrorSample, EventBatch};
 use crate::parse::detect::AutoDetector;
-use crate::parse::{Ctx, FormatSpec, Outcome, VerdictWords, parse_line};
+use crate::parse::{Ctx, FormatSpec, Outcome, State, VerdictWords, parse_line_with};
 use crate::tail::LineBatch;
 
 /// How much of a bad line the wall shows as the feed's last error.
@@ -13,7 +13,7 @@ const SAMPLE_CHARS: usize = 200;
 
 /// One source's parser: a fixed format, or a detector that settles (and re-settles) on one.
 enum SourceParser {
-    Fixed(crate::parse::Format),
+    Fixed(crate::parse::Format, State),
     Auto(AutoDetector),
 }
 
@@ -27,7 +27,7 @@ pub async fn run(
     let mut parsers: Vec<SourceParser> = formats
         .into_iter()
         .map(|f| match f {
-            FormatSpec::Fixed(f) => SourceParser::Fixed(f),
+            FormatSpec::Fixed(f) => SourceParser::Fixed(f, State::default()),
             FormatSpec::Auto => SourceParser::Auto(AutoDetector::new()),
         })
         .collect();
@@ -65,7 +65,7 @@ fn parse_batch(parser: &mut SourceParser, lines: &LineBatch, ctx: &Ctx) -> Event
     let mut last_error: Option<(&'static str, &[u8])> = None;
     for line in lines.lines() {
         let outcome = match parser {
-            SourceParser::Fixed(f) => parse_line(*f, line, ctx),
+            SourceParser::Fixed(f, state) => parse_line_with(*f, line, ctx, state),
             SourceParser::Auto(d) => d.feed(line, ctx).1,
         };
         match outcome {
@@ -78,7 +78,7 @@ fn parse_batch(parser: &mut SourceParser, lines: &LineBatch, ctx: &Ctx) -> Event
         }
     }
     batch.format = match parser {
-        SourceParser::Fixed(f) => Some(*f),
+        SourceParser::Fixed(f, _) => Some(*f),
         SourceParser::Auto(d) => d.current(),
     };
     batch.last_error = last_error.map(|(reason, line)| ErrorSample {
