@@ -145,6 +145,10 @@ pub struct Event<'a> {
     pub rule: Option<&'a str>,
     pub dns_qtype: Option<&'a str>,
     pub dns_qname: Option<&'a str>,
+    /// IDS/threat signature name, when the line is an alert (Suricata, PAN-OS THREAT, ...).
+    pub signature: Option<&'a str>,
+    /// The alert's severity as the source states it, on its own scale (Suricata: 1 high – 3 low).
+    pub severity: Option<u8>,
 }
 
 /// Compact owned event for the aggregator (no strings: what the windows and detectors count).

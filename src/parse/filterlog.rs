@@ -81,6 +81,8 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         rule: field(c(3)).or_else(|| field(c(0))),
         dns_qtype: None,
         dns_qname: None,
+        signature: None,
+        severity: None,
     })
 }
 
@@ -127,6 +129,8 @@ mod tests {
                 rule: Some("1000000301"),
                 dns_qtype: None,
                 dns_qname: None,
+                signature: None,
+                severity: None,
             }
         );
     }

@@ -238,6 +238,8 @@ mod tests {
                 rule: None,
                 dns_qtype: None,
                 dns_qname: None,
+                signature: None,
+                severity: None,
             }
         );
     }

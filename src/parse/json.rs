@@ -66,7 +66,7 @@ fn opt_display(out: &mut Vec<u8>, k: &str, v: Option<impl std::fmt::Display>) {
     };
 }
 
-/// `{"line":N,["file":F,]"ts":...,...,"format":"pf"[,"dns_qtype":..,"dns_qname":..]}\n`
+/// `{"line":N,["file":F,]"ts":...,...,"format":"pf"[,"dns_qtype":..,"dns_qname":..][,"signature":..,"severity":N]}\n`
 pub fn event(out: &mut Vec<u8>, line_no: u64, file: Option<&[u8]>, format: Format, e: &Event<'_>) {
     head(out, line_no, file);
     key(out, "ts");
@@ -114,6 +114,12 @@ pub fn event(out: &mut Vec<u8>, line_no: u64, file: Option<&[u8]>, format: Forma
     }
     if e.dns_qname.is_some() {
         opt_str(out, "dns_qname", e.dns_qname);
+    }
+    if e.signature.is_some() {
+        opt_str(out, "signature", e.signature);
+    }
+    if e.severity.is_some() {
+        opt_display(out, "severity", e.severity);
     }
     out.extend_from_slice(b"}\n");
 }

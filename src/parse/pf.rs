@@ -286,6 +286,8 @@ fn rule<'a>(ts: Option<Micros>, s: &'a [u8]) -> Outcome<'a> {
         rule: Some(label),
         dns_qtype: d.qtype,
         dns_qname: d.qname,
+        signature: None,
+        severity: None,
     })
 }
 
@@ -338,6 +340,8 @@ mod tests {
             rule: Some(rule),
             dns_qtype: None,
             dns_qname: None,
+            signature: None,
+            severity: None,
         }
     }
 
@@ -437,6 +441,8 @@ mod tests {
                 rule: Some("2"),
                 dns_qtype: None,
                 dns_qname: None,
+                signature: None,
+                severity: None,
             }
         );
         let e = ev_in(
