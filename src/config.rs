@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::listen::Endpoint;
 use crate::parse::{Format, FormatSpec, VerdictWords};
 use crate::tail::StartAt;
 
@@ -119,12 +120,22 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     name: Option<String>,
+    kind: Option<String>,
     path: Option<String>,
+    listen: Option<OneOrMany>,
     format: Option<String>,
     start_at: Option<String>,
     quiet_after: Option<String>,
     silent_after: Option<String>,
     max_line_bytes: Option<i64>,
+}
+
+/// `listen = "udp://0.0.0.0:514"` or `listen = ["udp://…", "tcp://…"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,12 +189,21 @@ pub struct DashboardSettings {
 #[derive(Debug, Clone)]
 pub struct SourceSettings {
     pub name: String,
-    pub path: String,
+    pub input: Input,
     pub format: FormatSpec,
     pub start_at: StartAt,
     pub quiet_after: Duration,
     pub silent_after: Duration,
     pub max_line_bytes: usize,
+}
+
+/// Where a source's lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Files matching a path or glob, tailed.
+    File { path: String },
+    /// A syslog receiver on UDP and/or TCP endpoints.
+    Syslog { listen: Vec<Endpoint> },
 }
 
 pub const DEFAULT_INTERNAL_NETWORKS: &[&str] = &[
@@ -442,22 +462,75 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                 format!("`{name}` is used by two sources; names must be unique"),
             ));
         }
-        let path = src.path.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
-            loc.err_item(
-                "source",
-                i,
-                "path",
-                "every [[source]] needs a path (a file or a glob such as /var/log/fw.log*)".into(),
-            )
-        })?;
-        if let Err(e) = glob::Pattern::new(&path) {
-            return Err(loc.err_item(
-                "source",
-                i,
-                "path",
-                format!("`{path}` is not a valid glob: {e}"),
-            ));
-        }
+        let input = match src.kind.as_deref() {
+            None | Some("file") => {
+                if src.listen.is_some() {
+                    return Err(loc.err_item("source", i, "listen", "a file source has a path, not listen; for a receiver set kind = \"syslog\"".into()));
+                }
+                let path = src.path.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
+                    loc.err_item(
+                        "source",
+                        i,
+                        "path",
+                        "every file [[source]] needs a path (a file or a glob such as /var/log/fw.log*); for a receiver set kind = \"syslog\"".into(),
+                    )
+                })?;
+                if let Err(e) = glob::Pattern::new(&path) {
+                    return Err(loc.err_item(
+                        "source",
+                        i,
+                        "path",
+                        format!("`{path}` is not a valid glob: {e}"),
+                    ));
+                }
+                Input::File { path }
+            }
+            Some("syslog") => {
+                if src.path.is_some() {
+                    return Err(loc.err_item("source", i, "path", "a syslog source listens, it has no path; remove path or set kind = \"file\"".into()));
+                }
+                if src.start_at.is_some() {
+                    return Err(loc.err_item(
+                        "source",
+                        i,
+                        "start_at",
+                        "start_at applies to files only".into(),
+                    ));
+                }
+                let raw = match src.listen {
+                    Some(OneOrMany::One(one)) => vec![one],
+                    Some(OneOrMany::Many(many)) if !many.is_empty() => many,
+                    _ => {
+                        return Err(loc.err_item("source", i, "listen", "a syslog source needs listen, e.g. [\"udp://0.0.0.0:514\", \"tcp://0.0.0.0:514\"]".into()));
+                    }
+                };
+                let mut listen = Vec::new();
+                for l in raw {
+                    let e: Endpoint = l
+                        .parse()
+                        .map_err(|m| loc.err_item("source", i, "listen", m))?;
+                    let taken = s.sources.iter().any(|o: &SourceSettings| matches!(&o.input, Input::Syslog { listen } if listen.contains(&e)));
+                    if listen.contains(&e) || taken {
+                        return Err(loc.err_item(
+                            "source",
+                            i,
+                            "listen",
+                            format!("{e} is listed twice; each endpoint can feed one source"),
+                        ));
+                    }
+                    listen.push(e);
+                }
+                Input::Syslog { listen }
+            }
+            Some(other) => {
+                return Err(loc.err_item(
+                    "source",
+                    i,
+                    "kind",
+                    format!("unknown kind `{other}`; use \"file\" or \"syslog\""),
+                ));
+            }
+        };
         let format = match src.format.as_deref() {
             None | Some("auto") => FormatSpec::Auto,
             Some(f) => FormatSpec::Fixed(Format::from_name(f).ok_or_else(|| {
@@ -528,7 +601,7 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         };
         s.sources.push(SourceSettings {
             name,
-            path,
+            input,
             format,
             start_at,
             quiet_after,
@@ -922,6 +995,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.listen.port(), 2);
+    }
+
+    #[test]
+    fn syslog_sources() {
+        let s = load("[[source]]\nname = \"fw\"\nkind = \"syslog\"\nlisten = [\"udp://0.0.0.0:514\", \"tcp://127.0.0.1:5514\"]\nformat = \"iptables\"\n").unwrap();
+        assert_eq!(
+            s.sources[0].input,
+            Input::Syslog {
+                listen: vec![
+                    "udp://0.0.0.0:514".parse().unwrap(),
+                    "tcp://127.0.0.1:5514".parse().unwrap()
+                ]
+            }
+        );
+        let one =
+            load("[[source]]\nname = \"fw\"\nkind = \"syslog\"\nlisten = \"udp://[::]:514\"\n")
+                .unwrap();
+        assert!(matches!(&one.sources[0].input, Input::Syslog { listen } if listen.len() == 1));
+        let e = load("[[source]]\nname = \"fw\"\nkind = \"syslog\"\nlisten = \"0.0.0.0:514\"\n")
+            .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("source[0].listen")),
+            "{e}"
+        );
+        let e = load("[[source]]\nname = \"fw\"\nkind = \"syslog\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("source[0].listen"), "{e}");
+        let e = load("[[source]]\nname = \"fw\"\nkind = \"syslog\"\npath = \"/x\"\nlisten = \"udp://0.0.0.0:514\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("source[0].path")),
+            "{e}"
+        );
+        let e = load("[[source]]\nname = \"a\"\nkind = \"syslog\"\nlisten = \"udp://0.0.0.0:514\"\n[[source]]\nname = \"b\"\nkind = \"syslog\"\nlisten = \"udp://0.0.0.0:514\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(8), Some("source[1].listen")),
+            "{e}"
+        );
+        let e = load("[[source]]\nname = \"fw\"\nkind = \"pipe\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("source[0].kind")),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,9 +15,10 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregate::{
     AggregateSettings, Aggregator, Cidr, EventBatch, SourceSettings as AggSource, Step,
 };
-use crate::config::Settings;
+use crate::config::{Input, Settings};
 use crate::dashboard::Dashboards;
 use crate::hub::{self, Frame, HubStats, Published};
+use crate::listen::{ListenStats, syslog};
 use crate::parse::stage;
 use crate::shutdown;
 use crate::tail::{LineBatch, SourceSpec, TailOptions, TailStats, Tailer};
@@ -31,6 +32,8 @@ pub enum RunError {
     Config(Vec<crate::config::ConfigError>),
     #[error("cannot start the file tailer: {0}")]
     Tail(std::io::Error),
+    #[error("{0}")]
+    Listen(crate::listen::syslog::ListenError),
 }
 
 /// Batches in flight between stages. Small: each batch holds up to ~64 KiB of lines.
@@ -60,21 +63,36 @@ pub async fn run(
         });
     }
 
-    // tail → parse
+    // tail / syslog receivers → parse
     let (lines_tx, lines_rx) = mpsc::channel::<LineBatch>(LINE_BATCHES);
+    let listen_stats = ListenStats::new(settings.sources.len());
+    let mut listeners = Vec::new();
+    for (i, s) in settings.sources.iter().enumerate() {
+        if let Input::Syslog { listen } = &s.input {
+            // Bind every receiver before anything runs: a taken port is a start-up error.
+            let bound = syslog::bind(i as u16, listen, s.max_line_bytes)
+                .await
+                .map_err(RunError::Listen)?;
+            tracing::info!(source = %s.name, endpoints = ?bound.local_endpoints(), "syslog receiver listening");
+            listeners.extend(bound.spawn(lines_tx.clone(), listen_stats.clone(), stop.clone()));
+        }
+    }
     let specs: Vec<SourceSpec> = settings
         .sources
         .iter()
         .enumerate()
-        .map(|(i, s)| SourceSpec {
-            id: i as u16,
-            name: s.name.clone(),
-            // notify reports absolute paths; a relative glob would only be seen by the rescan.
-            pattern: std::path::absolute(&s.path)
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| s.path.clone()),
-            start_at: s.start_at,
-            max_line_bytes: s.max_line_bytes,
+        .filter_map(|(i, s)| match &s.input {
+            Input::File { path } => Some(SourceSpec {
+                id: i as u16,
+                name: s.name.clone(),
+                // notify reports absolute paths; a relative glob would only be seen by the rescan.
+                pattern: std::path::absolute(path)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| path.clone()),
+                start_at: s.start_at,
+                max_line_bytes: s.max_line_bytes,
+            }),
+            Input::Syslog { .. } => None,
         })
         .collect();
     let tail_options = TailOptions {
@@ -124,6 +142,7 @@ pub async fn run(
         series_rx,
         publish_tx,
         tail_stats,
+        listen_stats,
         n_sources,
         settings.server.update_interval,
         stop.clone(),
@@ -151,6 +170,9 @@ pub async fn run(
     // as each one's input channel closes.
     trigger.fire();
     let _ = tokio::task::spawn_blocking(move || tailer.stop()).await;
+    for l in listeners {
+        let _ = l.await;
+    }
     let _ = parse_task.await;
     let _ = agg_task.await;
     let _ = hub_task.await;
@@ -172,6 +194,7 @@ async fn aggregate_loop(
         >,
     >,
     tail: Arc<TailStats>,
+    listen: Arc<ListenStats>,
     n_sources: usize,
     tick: Duration,
     stop: shutdown::Shutdown,
@@ -197,8 +220,10 @@ async fn aggregate_loop(
             _ = ticker.tick() => {
                 let now = now_micros();
                 for id in 0..n_sources {
+                    // Files open (tailed sources) or connections open (receivers): the other
+                    // kind reports zero for an id that is not its own.
                     let t = tail.source(id as u16);
-                    agg.set_tail_info(id as u16, t.files_open, t.lag_bytes);
+                    agg.set_tail_info(id as u16, t.files_open + listen.connections(id as u16), t.lag_bytes);
                 }
                 seq += 1;
                 let dirty = agg.dirty(now);

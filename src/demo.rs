@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::config::{Settings, SourceSettings};
+use crate::config::{Input, Settings, SourceSettings};
 use crate::parse::{Format, FormatSpec};
 use crate::tail::StartAt;
 use crate::time::now_micros;
@@ -25,7 +25,9 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
     let mut s = base.clone();
     let src = |name: &str, file: &str, format: Format, quiet: u64, silent: u64| SourceSettings {
         name: name.into(),
-        path: dir.join(file).display().to_string(),
+        input: Input::File {
+            path: dir.join(file).display().to_string(),
+        },
         format: FormatSpec::Fixed(format),
         start_at: StartAt::Beginning,
         quiet_after: Duration::from_secs(quiet),

@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod event;
 pub mod hub;
+pub mod listen;
 pub mod parse;
 pub mod shutdown;
 pub mod tail;

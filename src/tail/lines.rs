@@ -56,7 +56,7 @@ impl LineBatch {
     }
 
     /// Appends one line (without its '\n'); strips one trailing '\r'.
-    pub(crate) fn push_line(&mut self, line: &[u8]) {
+    pub fn push_line(&mut self, line: &[u8]) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         self.data.extend_from_slice(line);
         // `data` stays far below 4 GiB: it is flushed at ~batch_bytes, which the worker clamps.
