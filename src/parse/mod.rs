@@ -12,6 +12,8 @@ pub mod filterlog;
 pub mod iptables;
 mod json;
 pub mod pf;
+#[cfg(test)]
+mod reference;
 pub mod stage;
 pub mod syslog;
 
