@@ -19,6 +19,8 @@ pub mod netflow;
 pub mod netscreen;
 pub mod panos;
 pub mod pf;
+#[cfg(test)]
+mod reference;
 pub mod srx;
 pub mod stage;
 pub mod syslog;
@@ -269,10 +271,68 @@ pub(crate) mod bytes {
 
     /// An IPv4 or IPv6 address (bounded length, so a 1 MB token is rejected without work).
     pub fn ip(s: &[u8]) -> Option<IpAddr> {
+        if let Some(v4) = ipv4(s) {
+            return Some(IpAddr::V4(v4));
+        }
         if s.len() > 45 {
             return None;
         }
+        // Everything the fast path does not accept (IPv6, and invalid input) goes through std,
+        // so std stays the one definition of a valid address.
         utf8(s)?.parse().ok()
+    }
+
+    /// Dotted-quad IPv4 by hand: the std parser (UTF-8 check, then a generic backtracking
+    /// reader tried as IPv4 and IPv6) was the largest single cost of a netfilter line. Accepts
+    /// exactly what `Ipv4Addr::from_str` accepts: four groups of 1-3 ASCII digits, each at most
+    /// 255, no leading zero on a multi-digit group, nothing else. `None` means "not this
+    /// shape", not "invalid address": the caller falls back to std.
+    #[inline]
+    pub fn ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
+        if s.len() < 7 || s.len() > 15 {
+            return None;
+        }
+        let mut octets = [0u8; 4];
+        let mut i = 0;
+        for (n, o) in octets.iter_mut().enumerate() {
+            if n > 0 {
+                if s.get(i) != Some(&b'.') {
+                    return None;
+                }
+                i += 1;
+            }
+            let start = i;
+            let mut v: u32 = 0;
+            while let Some(&b) = s.get(i) {
+                if !b.is_ascii_digit() || i - start == 3 {
+                    break;
+                }
+                v = v * 10 + u32::from(b - b'0');
+                i += 1;
+            }
+            let len = i - start;
+            if len == 0 || v > 255 || (len > 1 && s[start] == b'0') {
+                return None;
+            }
+            *o = v as u8;
+        }
+        (i == s.len()).then(|| std::net::Ipv4Addr::from(octets))
+    }
+
+    /// First occurrence of `needle` in `hay`, found by `memchr` on `needle[anchor]` (pick a
+    /// byte that is rare in the haystack). Same result as `memmem::find`, whose one-shot form
+    /// builds a searcher per call: that set-up cost more than the search on a short log line.
+    pub fn find_anchored(hay: &[u8], needle: &[u8], anchor: usize) -> Option<usize> {
+        let a = *needle.get(anchor)?;
+        let mut from = anchor;
+        while from < hay.len() {
+            let p = from + memchr::memchr(a, &hay[from..])? - anchor;
+            if hay.get(p..p + needle.len()) == Some(needle) {
+                return Some(p);
+            }
+            from = p + anchor + 1;
+        }
+        None
     }
 
     pub fn trim(mut s: &[u8]) -> &[u8] {
@@ -283,18 +343,6 @@ pub(crate) mod bytes {
             s = rest;
         }
         s
-    }
-
-    /// ASCII case-insensitive substring search; returns the start of the first match.
-    pub fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-        let (&first, _) = needle.split_first()?;
-        let last_start = hay.len().checked_sub(needle.len())?;
-        let first = first.to_ascii_lowercase();
-        // First-byte filter before the full compare: most positions fail on one byte.
-        (0..=last_start).find(|&i| {
-            hay[i].to_ascii_lowercase() == first
-                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
-        })
     }
 }
 

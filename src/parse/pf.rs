@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use crate::event::{Action, Direction, Event, Micros, Proto};
-use crate::parse::bytes::{field, ip, port, uint};
+use crate::parse::bytes::{field, find_anchored, ip, port, uint};
 use crate::parse::{Ctx, Outcome, syslog};
 
 fn skip_spaces(s: &[u8]) -> &[u8] {
@@ -106,10 +106,7 @@ fn decode<'a>(d: &'a [u8], has_ports: bool, v6: bool) -> Decode<'a> {
         Some(Proto::ICMPV6)
     } else if starts(b"icmp") {
         Some(if v6 { Proto::ICMPV6 } else { Proto::ICMP })
-    } else if first == b"Flags"
-        || is_tcp_flags(first)
-        || memchr::memmem::find(d, b"[|tcp]").is_some()
-    {
+    } else if first == b"Flags" || is_tcp_flags(first) || find_anchored(d, b"[|tcp]", 1).is_some() {
         Some(Proto::TCP)
     } else if is_dns_id(first) {
         // `ID [flags] QTYPE? name. (len)` or a truncated `[|domain]`: DNS, hence UDP (tcpdump
@@ -165,10 +162,10 @@ fn decode<'a>(d: &'a [u8], has_ports: bool, v6: bool) -> Decode<'a> {
 
 /// The IP total length from a verbose IP header group `(tos 0x0, ttl 64, id 1, len 60)`.
 fn ip_len(d: &[u8]) -> Option<u64> {
-    let open = memchr::memmem::find(d, b"(tos ").or_else(|| memchr::memmem::find(d, b"(ttl "))?;
+    let open = find_anchored(d, b"(tos ", 0).or_else(|| find_anchored(d, b"(ttl ", 0))?;
     let group = &d[open..];
     let group = &group[..memchr::memchr(b')', group)?];
-    let at = memchr::memmem::find(group, b" len ")? + 5;
+    let at = find_anchored(group, b" len ", 1)? + 5;
     let n = group[at..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
@@ -245,12 +242,12 @@ fn rule<'a>(ts: Option<Micros>, s: &'a [u8]) -> Outcome<'a> {
             pkt = r;
         }
     }
-    let Some(gt) = memchr::memmem::find(pkt, b" > ") else {
+    let Some(gt) = find_anchored(pkt, b" > ", 1) else {
         return Outcome::Skipped("pf: no IP addresses");
     };
     let src_tok = &pkt[memchr::memrchr(b' ', &pkt[..gt]).map_or(0, |i| i + 1)..gt];
     let after = &pkt[gt + 3..];
-    let (dst_tok, details) = match memchr::memmem::find(after, b": ") {
+    let (dst_tok, details) = match find_anchored(after, b": ", 0) {
         Some(i) => (&after[..i], &after[i + 2..]),
         None => {
             let (t, r) = token(after);
