@@ -17,6 +17,7 @@ mod cidr;
 mod feeds;
 mod firstseen;
 mod hll;
+mod keyhash;
 mod rare;
 mod snapshot;
 mod spacesaving;
@@ -38,6 +39,7 @@ pub use snapshot::{
 
 use feeds::Feed;
 use firstseen::FirstSeen;
+use keyhash::KeyHasher;
 use snapshot::{opt_time, rfc3339_millis};
 use topn::{SLOT_S, TopSlots, port_key, port_key_string};
 use window::{Counts, PROTO_CLASSES, Ring};
@@ -323,6 +325,7 @@ impl Aggregator {
         {
             // Disjoint field borrows: the hot loop sees only what it writes.
             let nets = &self.nets[..];
+            let kh = KeyHasher::get();
             let hosts = &mut self.hosts;
             let ports = &mut self.ports;
             let small = &mut self.sec_src.slot_mut(sec).0;
@@ -353,16 +356,19 @@ impl Aggregator {
                 }
                 let src = r.src_ip.map(cidr::ip_key);
                 let dst = r.dst_ip.map(cidr::ip_key);
+                // One keyed hash per key, shared by every summary that holds it.
+                let mut hs = 0;
                 if let Some(s) = src {
                     let h = hll::hash_key(s);
                     hll::insert(&mut slot.hll_src, hll::P, h);
                     hll::insert(small, hll::P_SMALL, h);
-                    slot.src.add(s, 1, r.bytes);
+                    hs = kh.addr(s);
+                    slot.src.add_hashed(s, hs, 1, r.bytes);
                     if r.bytes > 0 {
-                        slot.talkers.add(s, r.bytes, 1);
+                        slot.talkers.add_hashed(s, hs, r.bytes, 1);
                     }
                     if denied {
-                        slot.denied_src.add(s, 1, r.bytes);
+                        slot.denied_src.add_hashed(s, hs, 1, r.bytes);
                     }
                     if is_internal(nets, s) {
                         hosts.observe(s, sec32);
@@ -370,26 +376,29 @@ impl Aggregator {
                 }
                 if let Some(d) = dst {
                     hll::insert(&mut slot.hll_dst, hll::P, hll::hash_key(d));
-                    slot.dst.add(d, 1, r.bytes);
+                    let hd = kh.addr(d);
+                    slot.dst.add_hashed(d, hd, 1, r.bytes);
                     if denied {
-                        slot.denied_dst.add(d, 1, r.bytes);
+                        slot.denied_dst.add_hashed(d, hd, 1, r.bytes);
                     }
                     if is_internal(nets, d) {
                         hosts.observe(d, sec32);
                     }
-                }
-                if let (Some(s), Some(d)) = (src, dst) {
-                    slot.pair.add((s, d), 1, r.bytes);
-                    if denied {
-                        slot.denied_pair.add((s, d), 1, r.bytes);
+                    if let Some(s) = src {
+                        let hp = kh.pair(hs, hd);
+                        slot.pair.add_hashed((s, d), hp, 1, r.bytes);
+                        if denied {
+                            slot.denied_pair.add_hashed((s, d), hp, 1, r.bytes);
+                        }
                     }
                 }
                 if let (Some(p), Some(port)) = (r.proto, r.dst_port) {
                     if p.has_ports() {
                         let k = port_key(p, port);
-                        slot.dport.add(k, 1, r.bytes);
+                        let hk = kh.port(k);
+                        slot.dport.add_hashed(k, hk, 1, r.bytes);
                         if denied {
-                            slot.denied_dport.add(k, 1, r.bytes);
+                            slot.denied_dport.add_hashed(k, hk, 1, r.bytes);
                         }
                         slot.rare.add(k, r.bytes);
                         ports.observe(k, sec32);
