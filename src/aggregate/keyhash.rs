@@ -35,9 +35,13 @@ impl KeyHasher {
         static SEEDS: OnceLock<KeyHasher> = OnceLock::new();
         *SEEDS.get_or_init(|| {
             let s = std::collections::hash_map::RandomState::new();
-            KeyHasher {
-                k: [0u64, 1, 2, 3].map(|i| s.hash_one(i)),
-            }
+            let mut k = [0u64, 1, 2, 3].map(|i| s.hash_one(i));
+            // An IPv4-mapped key has a zero high half, so `k[1]` alone is the multiplier: odd,
+            // the low bits of the product (what the tables index by) are a bijection of the
+            // key's low bits; an even one would lose a bit per trailing zero.
+            k[1] |= 1;
+            k[3] |= 1;
+            KeyHasher { k }
         })
     }
 

@@ -38,7 +38,7 @@ pub use snapshot::{
 };
 
 use feeds::Feed;
-use firstseen::FirstSeen;
+use firstseen::{FirstSeen, Hosts};
 use keyhash::KeyHasher;
 use snapshot::{opt_time, rfc3339_millis};
 use topn::{SLOT_S, TopSlots, port_key, port_key_string};
@@ -64,6 +64,10 @@ pub const MAX_FEEDS: usize = 64;
 /// Hard cap of the internal-host first-seen set: half the usable capacity of a 2^21-bucket
 /// table, so sweep/insert churn rehashes in place and never doubles the table to 2^22.
 pub const HOST_CAP: usize = 917_504;
+/// Further cap of the internal IPv6 hosts within `HOST_CAP` (their entries are twice the size of
+/// IPv4 ones): half the usable capacity of a 2^18-bucket table, for the same in-place-rehash
+/// reason as `HOST_CAP`.
+pub const HOST_CAP_V6: usize = 114_688;
 /// Cap of the port first-seen set (4 port-carrying protocols × 65536 ports fit).
 pub const PORT_CAP: usize = 4 << 16;
 /// First-seen retention: "new" means not seen for this long.
@@ -204,7 +208,7 @@ pub struct Aggregator {
     sec_src: Ring<SmallHll>,
     slots: TopSlots,
     ports: FirstSeen<u32>,
-    hosts: FirstSeen<u128>,
+    hosts: Hosts,
     last_sweep_sec: i64,
     feeds: Vec<Feed>,
     dirty: bool,
@@ -272,7 +276,7 @@ impl Aggregator {
             sec_src: Ring::new(SECOND_POINTS),
             slots: TopSlots::new(cap, RARE_CAP),
             ports: FirstSeen::new(PORT_CAP, RETENTION_S),
-            hosts: FirstSeen::new(HOST_CAP, RETENTION_S),
+            hosts: Hosts::new(HOST_CAP, HOST_CAP_V6, RETENTION_S),
             last_sweep_sec: now.div_euclid(US),
             last_states: feeds.iter().map(|f| f.state(now)).collect(),
             feeds,
