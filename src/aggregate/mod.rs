@@ -17,6 +17,7 @@ mod cidr;
 mod feeds;
 mod firstseen;
 mod hll;
+mod keyhash;
 mod rare;
 mod snapshot;
 mod spacesaving;
@@ -37,7 +38,8 @@ pub use snapshot::{
 };
 
 use feeds::Feed;
-use firstseen::FirstSeen;
+use firstseen::{FirstSeen, Hosts};
+use keyhash::KeyHasher;
 use snapshot::{opt_time, rfc3339_millis};
 use topn::{SLOT_S, TopSlots, port_key, port_key_string};
 use window::{Counts, PROTO_CLASSES, Ring};
@@ -62,6 +64,10 @@ pub const MAX_FEEDS: usize = 64;
 /// Hard cap of the internal-host first-seen set: half the usable capacity of a 2^21-bucket
 /// table, so sweep/insert churn rehashes in place and never doubles the table to 2^22.
 pub const HOST_CAP: usize = 917_504;
+/// Further cap of the internal IPv6 hosts within `HOST_CAP` (their entries are twice the size of
+/// IPv4 ones): half the usable capacity of a 2^18-bucket table, for the same in-place-rehash
+/// reason as `HOST_CAP`.
+pub const HOST_CAP_V6: usize = 114_688;
 /// Cap of the port first-seen set (4 port-carrying protocols × 65536 ports fit).
 pub const PORT_CAP: usize = 4 << 16;
 /// First-seen retention: "new" means not seen for this long.
@@ -202,7 +208,7 @@ pub struct Aggregator {
     sec_src: Ring<SmallHll>,
     slots: TopSlots,
     ports: FirstSeen<u32>,
-    hosts: FirstSeen<u128>,
+    hosts: Hosts,
     last_sweep_sec: i64,
     feeds: Vec<Feed>,
     dirty: bool,
@@ -270,7 +276,7 @@ impl Aggregator {
             sec_src: Ring::new(SECOND_POINTS),
             slots: TopSlots::new(cap, RARE_CAP),
             ports: FirstSeen::new(PORT_CAP, RETENTION_S),
-            hosts: FirstSeen::new(HOST_CAP, RETENTION_S),
+            hosts: Hosts::new(HOST_CAP, HOST_CAP_V6, RETENTION_S),
             last_sweep_sec: now.div_euclid(US),
             last_states: feeds.iter().map(|f| f.state(now)).collect(),
             feeds,
@@ -323,6 +329,7 @@ impl Aggregator {
         {
             // Disjoint field borrows: the hot loop sees only what it writes.
             let nets = &self.nets[..];
+            let kh = KeyHasher::get();
             let hosts = &mut self.hosts;
             let ports = &mut self.ports;
             let small = &mut self.sec_src.slot_mut(sec).0;
@@ -353,16 +360,19 @@ impl Aggregator {
                 }
                 let src = r.src_ip.map(cidr::ip_key);
                 let dst = r.dst_ip.map(cidr::ip_key);
+                // One keyed hash per key, shared by every summary that holds it.
+                let mut hs = 0;
                 if let Some(s) = src {
                     let h = hll::hash_key(s);
                     hll::insert(&mut slot.hll_src, hll::P, h);
                     hll::insert(small, hll::P_SMALL, h);
-                    slot.src.add(s, 1, r.bytes);
+                    hs = kh.addr(s);
+                    slot.src.add_hashed(s, hs, 1, r.bytes);
                     if r.bytes > 0 {
-                        slot.talkers.add(s, r.bytes, 1);
+                        slot.talkers.add_hashed(s, hs, r.bytes, 1);
                     }
                     if denied {
-                        slot.denied_src.add(s, 1, r.bytes);
+                        slot.denied_src.add_hashed(s, hs, 1, r.bytes);
                     }
                     if is_internal(nets, s) {
                         hosts.observe(s, sec32);
@@ -370,26 +380,29 @@ impl Aggregator {
                 }
                 if let Some(d) = dst {
                     hll::insert(&mut slot.hll_dst, hll::P, hll::hash_key(d));
-                    slot.dst.add(d, 1, r.bytes);
+                    let hd = kh.addr(d);
+                    slot.dst.add_hashed(d, hd, 1, r.bytes);
                     if denied {
-                        slot.denied_dst.add(d, 1, r.bytes);
+                        slot.denied_dst.add_hashed(d, hd, 1, r.bytes);
                     }
                     if is_internal(nets, d) {
                         hosts.observe(d, sec32);
                     }
-                }
-                if let (Some(s), Some(d)) = (src, dst) {
-                    slot.pair.add((s, d), 1, r.bytes);
-                    if denied {
-                        slot.denied_pair.add((s, d), 1, r.bytes);
+                    if let Some(s) = src {
+                        let hp = kh.pair(hs, hd);
+                        slot.pair.add_hashed((s, d), hp, 1, r.bytes);
+                        if denied {
+                            slot.denied_pair.add_hashed((s, d), hp, 1, r.bytes);
+                        }
                     }
                 }
                 if let (Some(p), Some(port)) = (r.proto, r.dst_port) {
                     if p.has_ports() {
                         let k = port_key(p, port);
-                        slot.dport.add(k, 1, r.bytes);
+                        let hk = kh.port(k);
+                        slot.dport.add_hashed(k, hk, 1, r.bytes);
                         if denied {
-                            slot.denied_dport.add(k, 1, r.bytes);
+                            slot.denied_dport.add_hashed(k, hk, 1, r.bytes);
                         }
                         slot.rare.add(k, r.bytes);
                         ports.observe(k, sec32);

@@ -6,10 +6,13 @@
 //! the smallest counter once the summary is full (0 before). Every key whose true weight exceeds
 //! `min` is monitored. The unit tests check these bounds on a skewed stream of 1M records.
 //!
-//! Layout: parallel arrays indexed by slot plus a binary min-heap of slots by count (so both the
-//! increment of a monitored key and the eviction of the minimum are O(log cap)), and a hash map
-//! from key to slot. Keys are attacker-controlled, so that map uses a randomly seeded foldhash
-//! (`foldhash::fast::RandomState`) to keep adversarial collisions off the table. All storage is
+//! Layout: parallel arrays indexed by counter slot; a binary min-heap that stores the counts
+//! themselves (`heap_counts[i]`, with `heap_slots[i]` naming the slot and `pos[slot]` its heap
+//! position), so both the increment of a monitored key and the eviction of the minimum are
+//! O(log cap) and the sift compares contiguous `u64`s without an indirection; and a small
+//! open-addressed [`Index`] from key to slot. The index is handed the key's hash by the caller
+//! (one keyed hash per address per record serves every summary, see `keyhash.rs`): keys are
+//! attacker-controlled, and the hash is seeded with a per-process secret. All storage is
 //! allocated once with capacity `cap`; `clear` keeps it, so ingest never allocates.
 //!
 //! Each counter also carries an `aux` sum (bytes for count-ranked lists, events for the
@@ -20,33 +23,169 @@ use std::hash::Hash;
 
 use foldhash::fast::RandomState;
 
+#[cfg(test)]
+use super::keyhash::{KeyHash, KeyHasher};
+
+/// Key → slot map for at most `cap` (≤ 65535) keys: linear probing over a power-of-two table of
+/// `u32` entries at most a quarter full (short probes), `0` = empty, otherwise
+/// `tag << 16 | (slot + 1)` with a 16-bit tag from the hash, so a probe compares the stored key
+/// only when the tag matches. Deletion shifts the following entries back (no tombstones), so the
+/// table never degrades and never needs rehashing however many evictions it sees. It owns the
+/// keys and their hashes (slot order), which deletion needs to find each entry's home bucket.
+pub struct Index<K> {
+    table: Box<[u32]>,
+    mask: usize,
+    keys: Vec<K>,
+    hashes: Vec<u32>,
+}
+
+#[cfg(test)]
+impl<K: KeyHash> Index<K> {
+    /// Keys it can hold without growing (its fixed capacity).
+    pub fn capacity(&self) -> usize {
+        self.keys.capacity()
+    }
+
+    /// True if `key` is held (computes the key's hash; the hot path passes it instead).
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key, key.key_hash(&KeyHasher::get()) as u32)
+            .is_ok()
+    }
+}
+
+impl<K: Copy + Eq> Index<K> {
+    fn new(cap: usize) -> Self {
+        assert!(cap < 0xffff, "index capacity {cap}");
+        let size = (4 * cap).next_power_of_two().max(16);
+        Index {
+            table: vec![0u32; size].into_boxed_slice(),
+            mask: size - 1,
+            keys: Vec::with_capacity(cap),
+            hashes: Vec::with_capacity(cap),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.table.fill(0);
+        self.keys.clear();
+        self.hashes.clear();
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    #[inline(always)]
+    fn tag(h: u32) -> u32 {
+        h & 0xffff_0000
+    }
+
+    /// `Ok(slot)` if `key` is held, else `Err(position)` of the empty entry ending its probe.
+    #[inline]
+    fn find(&self, key: &K, h: u32) -> Result<usize, usize> {
+        let mut i = h as usize & self.mask;
+        loop {
+            let e = self.table[i];
+            if e == 0 {
+                return Err(i);
+            }
+            if e & 0xffff_0000 == Self::tag(h) {
+                let s = (e & 0xffff) as usize - 1;
+                if self.keys[s] == *key {
+                    return Ok(s);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Appends `key` as the next slot at the empty `position` returned by `find`.
+    #[inline]
+    fn push_at(&mut self, position: usize, key: K, h: u32) -> usize {
+        let s = self.keys.len();
+        self.keys.push(key);
+        self.hashes.push(h);
+        self.table[position] = Self::tag(h) | (s as u32 + 1);
+        s
+    }
+
+    /// Re-keys `slot` to `key` (not held): unlinks the old key, links the new one.
+    #[inline]
+    fn replace(&mut self, slot: usize, key: K, h: u32) {
+        self.unlink(slot);
+        let mut i = h as usize & self.mask;
+        while self.table[i] != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.keys[slot] = key;
+        self.hashes[slot] = h;
+        self.table[i] = Self::tag(h) | (slot as u32 + 1);
+    }
+
+    /// Removes the table entry of `slot` by backward-shift deletion: every following entry of the
+    /// run that may legally sit earlier (its home bucket is not between the hole and itself)
+    /// moves into the hole, so lookups never need tombstones.
+    fn unlink(&mut self, slot: usize) {
+        let want = slot as u32 + 1;
+        let mut hole = self.hashes[slot] as usize & self.mask;
+        while self.table[hole] & 0xffff != want {
+            hole = (hole + 1) & self.mask;
+        }
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            let e = self.table[j];
+            if e == 0 {
+                self.table[hole] = 0;
+                return;
+            }
+            let home = self.hashes[(e & 0xffff) as usize - 1] as usize & self.mask;
+            // Movable iff the hole lies cyclically within [home, j].
+            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
+                self.table[hole] = e;
+                hole = j;
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.table.len() * 4 + self.keys.capacity() * (std::mem::size_of::<K>() + 4)
+    }
+}
+
 pub struct SpaceSaving<K> {
     cap: usize,
-    index: HashMap<K, u32, RandomState>,
-    keys: Vec<K>,
-    counts: Vec<u64>,
+    index: Index<K>,
     errors: Vec<u64>,
     aux: Vec<u64>,
-    /// Min-heap of slot numbers ordered by `counts`.
-    heap: Vec<u32>,
-    /// `pos[slot]` = position of `slot` in `heap`.
-    pos: Vec<u32>,
+    /// Min-heap of counts; `heap_slots[i]` is the counter slot whose count is `heap_counts[i]`.
+    heap_counts: Vec<u64>,
+    heap_slots: Vec<u16>,
+    /// `pos[slot]` = position of `slot` in the heap.
+    pos: Vec<u16>,
     total: u64,
 }
 
-impl<K: Copy + Eq + Hash> SpaceSaving<K> {
+#[cfg(test)]
+impl<K: KeyHash> SpaceSaving<K> {
+    /// Adds `w` to `key` (and `aux` to its side sum), hashing the key itself.
+    pub fn add(&mut self, key: K, w: u64, aux: u64) {
+        let h = key.key_hash(&KeyHasher::get());
+        self.add_hashed(key, h, w, aux);
+    }
+}
+
+impl<K: Copy + Eq> SpaceSaving<K> {
     pub fn new(cap: usize) -> Self {
         let cap = cap.max(1);
         SpaceSaving {
             cap,
-            // Twice the counters: evictions leave tombstones, and hashbrown rehashes in place
-            // (instead of doubling the table at a random moment) only while at most half full.
-            index: HashMap::with_capacity_and_hasher(2 * cap, RandomState::default()),
-            keys: Vec::with_capacity(cap),
-            counts: Vec::with_capacity(cap),
+            index: Index::new(cap),
             errors: Vec::with_capacity(cap),
             aux: Vec::with_capacity(cap),
-            heap: Vec::with_capacity(cap),
+            heap_counts: Vec::with_capacity(cap),
+            heap_slots: Vec::with_capacity(cap),
             pos: Vec::with_capacity(cap),
             total: 0,
         }
@@ -54,18 +193,17 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
 
     pub fn clear(&mut self) {
         self.index.clear();
-        self.keys.clear();
-        self.counts.clear();
         self.errors.clear();
         self.aux.clear();
-        self.heap.clear();
+        self.heap_counts.clear();
+        self.heap_slots.clear();
         self.pos.clear();
         self.total = 0;
     }
 
     /// Number of monitored keys (never above `cap`).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.index.len()
     }
 
     /// Total weight added.
@@ -76,102 +214,115 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
 
     /// Upper bound on the weight of any key *not* monitored (0 while not full).
     pub fn min(&self) -> u64 {
-        if self.keys.len() < self.cap {
+        if self.len() < self.cap {
             0
         } else {
-            self.counts[self.heap[0] as usize]
+            self.heap_counts[0]
         }
     }
 
-    /// Adds `w` to `key` (and `aux` to its side sum).
+    /// Adds `w` to `key` (and `aux` to its side sum); `hash` is the key's hash from
+    /// [`KeyHasher::get`](super::keyhash::KeyHasher::get), computed once by the caller.
     #[inline]
-    pub fn add(&mut self, key: K, w: u64, aux: u64) {
+    pub fn add_hashed(&mut self, key: K, hash: u64, w: u64, aux: u64) {
+        let h = hash as u32;
         self.total += w;
-        if let Some(&slot) = self.index.get(&key) {
-            let s = slot as usize;
-            self.counts[s] += w;
-            self.aux[s] += aux;
-            self.sift_down(self.pos[s] as usize);
-            return;
+        match self.index.find(&key, h) {
+            Ok(s) => {
+                self.aux[s] += aux;
+                let p = self.pos[s] as usize;
+                self.heap_counts[p] += w;
+                self.sift_down(p);
+            }
+            Err(position) if self.len() < self.cap => {
+                let s = self.index.push_at(position, key, h);
+                self.errors.push(0);
+                self.aux.push(aux);
+                self.heap_counts.push(w);
+                self.heap_slots.push(s as u16);
+                self.pos.push(s as u16);
+                self.sift_up(s);
+            }
+            Err(_) => {
+                // Full: the new key takes over the minimum counter and inherits its count as
+                // error.
+                let s = self.heap_slots[0] as usize;
+                let min = self.heap_counts[0];
+                self.index.replace(s, key, h);
+                self.errors[s] = min;
+                self.aux[s] = aux;
+                self.heap_counts[0] = min + w;
+                self.sift_down(0);
+            }
         }
-        if self.keys.len() < self.cap {
-            let s = self.keys.len();
-            self.keys.push(key);
-            self.counts.push(w);
-            self.errors.push(0);
-            self.aux.push(aux);
-            self.heap.push(s as u32);
-            self.pos.push(s as u32);
-            self.index.insert(key, s as u32);
-            self.sift_up(s);
-            return;
-        }
-        // Full: the new key takes over the minimum counter and inherits its count as error.
-        let s = self.heap[0] as usize;
-        let min = self.counts[s];
-        self.index.remove(&self.keys[s]);
-        self.index.insert(key, s as u32);
-        self.keys[s] = key;
-        self.counts[s] = min + w;
-        self.errors[s] = min;
-        self.aux[s] = aux;
-        self.sift_down(0);
     }
 
     /// `(key, count, error, aux)` of every monitored key, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (K, u64, u64, u64)> + '_ {
-        (0..self.keys.len()).map(|s| (self.keys[s], self.counts[s], self.errors[s], self.aux[s]))
+        (0..self.len()).map(|s| {
+            (
+                self.index.keys[s],
+                self.heap_counts[self.pos[s] as usize],
+                self.errors[s],
+                self.aux[s],
+            )
+        })
     }
 
-    fn swap(&mut self, i: usize, j: usize) {
-        self.heap.swap(i, j);
-        self.pos[self.heap[i] as usize] = i as u32;
-        self.pos[self.heap[j] as usize] = j as u32;
-    }
-
-    #[inline]
-    fn c(&self, heap_pos: usize) -> u64 {
-        self.counts[self.heap[heap_pos] as usize]
-    }
-
-    /// Restores the heap after the count at `i` grew.
+    /// Restores the heap after the count at `i` grew. Hole-moving: the sifted element is written
+    /// once, at its final position. (A 4-ary heap was tried: more instructions for the same work.)
     #[inline]
     fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
+        let n = self.heap_counts.len();
+        let hc = &mut self.heap_counts[..n];
+        let hs = &mut self.heap_slots[..n];
+        let pos = &mut self.pos[..];
+        let (c, s) = (hc[i], hs[i]);
         loop {
             let l = 2 * i + 1;
             if l >= n {
-                return;
+                break;
             }
             let r = l + 1;
-            let m = if r < n && self.c(r) < self.c(l) { r } else { l };
-            if self.c(m) < self.c(i) {
-                self.swap(i, m);
-                i = m;
-            } else {
-                return;
+            let m = if r < n && hc[r] < hc[l] { r } else { l };
+            let mc = hc[m];
+            if mc >= c {
+                break;
             }
+            hc[i] = mc;
+            hs[i] = hs[m];
+            pos[hs[m] as usize] = i as u16;
+            i = m;
         }
+        hc[i] = c;
+        hs[i] = s;
+        pos[s as usize] = i as u16;
     }
 
     fn sift_up(&mut self, mut i: usize) {
+        let n = self.heap_counts.len();
+        let hc = &mut self.heap_counts[..n];
+        let hs = &mut self.heap_slots[..n];
+        let pos = &mut self.pos[..];
+        let (c, s) = (hc[i], hs[i]);
         while i > 0 {
             let p = (i - 1) / 2;
-            if self.c(i) < self.c(p) {
-                self.swap(i, p);
-                i = p;
-            } else {
-                return;
+            if c >= hc[p] {
+                break;
             }
+            hc[i] = hc[p];
+            hs[i] = hs[p];
+            pos[hs[p] as usize] = i as u16;
+            i = p;
         }
+        hc[i] = c;
+        hs[i] = s;
+        pos[s as usize] = i as u16;
     }
 
-    /// Bytes held (for `memory_estimate`): arrays plus the hash table (buckets + control bytes).
+    /// Bytes held (for `memory_estimate`): the counter arrays plus the index.
     pub fn heap_bytes(&self) -> usize {
-        let k = std::mem::size_of::<K>();
-        let per_slot = k + 3 * 8 + 2 * 4;
-        let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
-        self.keys.capacity() * per_slot + buckets * (std::mem::size_of::<(K, u32)>() + 1)
+        self.errors.capacity() * (3 * 8 + 2 * 2) + self.index.heap_bytes()
     }
 }
 
