@@ -366,21 +366,26 @@ impl Acc {
             r.src_port = self.sport;
             r.dst_port = self.dport;
         }
-        // Bytes/packets: the forward counter (delta, else total, else NSEL initiator) plus the
-        // reverse direction when the record carries it (v9 OUT_BYTES, NSEL responder, RFC 5103).
+        // Bytes/packets: the flow's counter (delta, else total; v9 OUT_BYTES / IPFIX
+        // postOctetDeltaCount, the same flow counted on the egress side, when the ingress
+        // counter is absent or zero), plus the reverse direction when the record carries one
+        // (RFC 5103 reverse elements); NSEL records: initiator + responder.
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
         };
-        let v9_out = |v: Option<u64>| if version == 9 { v } else { None };
-        let fwd_b = self.octets.or(self.octets_total);
+        let pick = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(0), Some(b)) => Some(b),
+            (a, b) => a.or(b),
+        };
+        let fwd_b = pick(self.octets.or(self.octets_total), self.out_octets);
         r.bytes = match fwd_b {
-            Some(_) => sum(sum(fwd_b, v9_out(self.out_octets)), self.rev_octets),
+            Some(_) => sum(fwd_b, self.rev_octets),
             None => sum(self.init_octets, self.resp_octets),
         };
-        let fwd_p = self.pkts.or(self.pkts_total);
+        let fwd_p = pick(self.pkts.or(self.pkts_total), self.out_pkts);
         r.packets = match fwd_p {
-            Some(_) => sum(sum(fwd_p, v9_out(self.out_pkts)), self.rev_pkts),
+            Some(_) => sum(fwd_p, self.rev_pkts),
             None => sum(self.init_pkts, self.resp_pkts),
         };
         r.direction = match self.direction {
