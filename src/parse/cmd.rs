@@ -4,11 +4,14 @@
 //! [`MAX_LINE`] bytes of one line: longer lines are reported as an error and skipped over.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::parse::{AutoDetector, Ctx, Format, FormatSpec, Outcome, State, json, parse_line_with};
+use crate::parse::{
+    AutoDetector, Ctx, Format, FormatSpec, Outcome, State, json, netflow, parse_line_with,
+};
 
 /// Longest line we parse, in bytes (without the newline).
 const MAX_LINE: usize = 65_536;
@@ -104,9 +107,16 @@ pub fn main(format: &str, files: &[PathBuf]) -> ExitCode {
     let ctx = Ctx::now();
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut failed = false;
+    // One NetFlow decoder for the whole run: packet files are fed in order, templates first.
+    let mut flows = Flows::default();
     for path in files {
         let label = (files.len() > 1).then_some(path.as_path());
-        match run_file(path, label, spec, &ctx, &mut out) {
+        let result = match spec {
+            FormatSpec::Fixed(Format::Netflow) => flows.file(path, &mut out),
+            FormatSpec::Auto if is_export_packet(path) => flows.file(path, &mut out),
+            _ => run_file(path, label, spec, &ctx, &mut out),
+        };
+        match result {
             Ok(()) => {}
             Err(CmdError::Write(e)) => return write_failure(&e),
             Err(e) => {
@@ -209,6 +219,92 @@ fn parse_stream(
         out.write_all(&buf).map_err(CmdError::Write)?;
     }
     Ok(())
+}
+
+/// The exporter address the packet files are attributed to (one exporter per run).
+const FILE_EXPORTER: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Largest packet file: a UDP payload is at most 65535 bytes.
+const MAX_PACKET: usize = 65_535;
+
+/// `--format netflow`: each file is one export packet (a UDP payload), decoded in order by one
+/// [`netflow::Decoder`], one JSON object per flow record: `{"file":F,"record":I,...}` with `I`
+/// 0-based within the file; a packet that fails prints its records decoded so far, then
+/// `{"file":F,"error":"why"}`; data sets for unknown templates give `{"file":F,"skipped":..}`.
+#[derive(Default)]
+struct Flows {
+    decoder: netflow::Decoder,
+    records: Vec<netflow::FlowRecord>,
+    packet: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Flows {
+    fn file(&mut self, path: &Path, out: &mut impl Write) -> Result<(), CmdError> {
+        let name = path.display().to_string();
+        self.packet.clear();
+        let read = if path.as_os_str() == "-" {
+            io::stdin()
+                .lock()
+                .take(MAX_PACKET as u64 + 1)
+                .read_to_end(&mut self.packet)
+        } else {
+            let file = File::open(path).map_err(|source| CmdError::Open {
+                path: name.clone(),
+                source,
+            })?;
+            file.take(MAX_PACKET as u64 + 1)
+                .read_to_end(&mut self.packet)
+        };
+        read.map_err(|source| CmdError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        let label = name.as_bytes();
+        self.buf.clear();
+        if self.packet.len() > MAX_PACKET {
+            json::file_note(
+                &mut self.buf,
+                label,
+                "error",
+                "file larger than a UDP datagram (65535 bytes)",
+            );
+        } else {
+            self.records.clear();
+            let res = self
+                .decoder
+                .decode(FILE_EXPORTER, &self.packet, &mut self.records);
+            for (i, r) in self.records.iter().enumerate() {
+                json::flow(&mut self.buf, label, i as u64, &r.event());
+            }
+            match res {
+                Err(e) => json::file_note(&mut self.buf, label, "error", &e.to_string()),
+                Ok(s) if s.unknown_template_sets > 0 => json::file_note(
+                    &mut self.buf,
+                    label,
+                    "skipped",
+                    &format!(
+                        "{} data set(s) for unknown templates dropped",
+                        s.unknown_template_sets
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        out.write_all(&self.buf).map_err(CmdError::Write)
+    }
+}
+
+/// `--format auto`: a file whose first bytes are a NetFlow v5/v9/IPFIX version number
+/// (`00 05`, `00 09`, `00 0a`) is an export packet; text logs never start with a NUL byte.
+fn is_export_packet(path: &Path) -> bool {
+    if path.as_os_str() == "-" {
+        return false;
+    }
+    let mut head = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| matches!(head, [0, 5 | 9 | 10]))
 }
 
 #[cfg(test)]

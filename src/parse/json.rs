@@ -69,6 +69,28 @@ fn opt_display(out: &mut Vec<u8>, k: &str, v: Option<impl std::fmt::Display>) {
 /// `{"line":N,["file":F,]"ts":...,...,"format":"pf"[,"dns_qtype":..,"dns_qname":..][,"signature":..,"severity":N]}\n`
 pub fn event(out: &mut Vec<u8>, line_no: u64, file: Option<&[u8]>, format: Format, e: &Event<'_>) {
     head(out, line_no, file);
+    fields(out, format, e);
+}
+
+/// A decoded flow record (`--format netflow`): `{"file":F,"record":I,"ts":...,"format":"netflow"}\n`,
+/// the same fields as [`event`] with the packet file and the record's index in it (0-based).
+pub fn flow(out: &mut Vec<u8>, file: &[u8], record: u64, e: &Event<'_>) {
+    out.extend_from_slice(b"{\"file\":");
+    string(out, file);
+    let _ = write!(out, ",\"record\":{record}");
+    fields(out, Format::Netflow, e);
+}
+
+/// `{"file":F,"error":"why"}\n` (or another kind) for a packet file.
+pub fn file_note(out: &mut Vec<u8>, file: &[u8], kind: &str, why: &str) {
+    out.extend_from_slice(b"{\"file\":");
+    string(out, file);
+    opt_str(out, kind, Some(why));
+    out.extend_from_slice(b"}\n");
+}
+
+/// The event's fields after the head, and the closing brace.
+fn fields(out: &mut Vec<u8>, format: Format, e: &Event<'_>) {
     key(out, "ts");
     match e.ts {
         Some(t) => {
