@@ -344,6 +344,18 @@ pub(crate) mod bytes {
         }
         s
     }
+
+    /// ASCII case-insensitive substring search; returns the start of the first match.
+    pub fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        let (&first, _) = needle.split_first()?;
+        let last_start = hay.len().checked_sub(needle.len())?;
+        let first = first.to_ascii_lowercase();
+        // First-byte filter before the full compare: most positions fail on one byte.
+        (0..=last_start).find(|&i| {
+            hay[i].to_ascii_lowercase() == first
+                && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+        })
+    }
 }
 
 #[cfg(test)]
