@@ -123,6 +123,7 @@ struct RawSource {
     kind: Option<String>,
     path: Option<String>,
     listen: Option<OneOrMany>,
+    fields: Option<String>,
     format: Option<String>,
     start_at: Option<String>,
     quiet_after: Option<String>,
@@ -190,6 +191,8 @@ pub struct DashboardSettings {
 pub struct SourceSettings {
     pub name: String,
     pub input: Input,
+    /// VPC flow log field list (`fields = "..."`), for `format = "vpcflow"`.
+    pub vpcflow_fields: Option<String>,
     pub format: FormatSpec,
     pub start_at: StartAt,
     pub quiet_after: Duration,
@@ -204,6 +207,8 @@ pub enum Input {
     File { path: String },
     /// A syslog receiver on UDP and/or TCP endpoints.
     Syslog { listen: Vec<Endpoint> },
+    /// A NetFlow v5/v9/IPFIX collector on UDP endpoints.
+    Netflow { listen: Vec<Endpoint> },
 }
 
 pub const DEFAULT_INTERNAL_NETWORKS: &[&str] = &[
@@ -485,9 +490,9 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                 }
                 Input::File { path }
             }
-            Some("syslog") => {
+            Some(kind @ ("syslog" | "netflow")) => {
                 if src.path.is_some() {
-                    return Err(loc.err_item("source", i, "path", "a syslog source listens, it has no path; remove path or set kind = \"file\"".into()));
+                    return Err(loc.err_item("source", i, "path", format!("a {kind} source listens, it has no path; remove path or set kind = \"file\"")));
                 }
                 if src.start_at.is_some() {
                     return Err(loc.err_item(
@@ -497,11 +502,21 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                         "start_at applies to files only".into(),
                     ));
                 }
+                let example = if kind == "syslog" {
+                    "[\"udp://0.0.0.0:514\", \"tcp://0.0.0.0:514\"]"
+                } else {
+                    "\"udp://0.0.0.0:2055\""
+                };
                 let raw = match src.listen {
                     Some(OneOrMany::One(one)) => vec![one],
                     Some(OneOrMany::Many(many)) if !many.is_empty() => many,
                     _ => {
-                        return Err(loc.err_item("source", i, "listen", "a syslog source needs listen, e.g. [\"udp://0.0.0.0:514\", \"tcp://0.0.0.0:514\"]".into()));
+                        return Err(loc.err_item(
+                            "source",
+                            i,
+                            "listen",
+                            format!("a {kind} source needs listen, e.g. {example}"),
+                        ));
                     }
                 };
                 let mut listen = Vec::new();
@@ -509,7 +524,17 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                     let e: Endpoint = l
                         .parse()
                         .map_err(|m| loc.err_item("source", i, "listen", m))?;
-                    let taken = s.sources.iter().any(|o: &SourceSettings| matches!(&o.input, Input::Syslog { listen } if listen.contains(&e)));
+                    if kind == "netflow" && matches!(e, Endpoint::Tcp(_)) {
+                        return Err(loc.err_item(
+                            "source",
+                            i,
+                            "listen",
+                            format!("{e}: NetFlow/IPFIX is collected over UDP; write udp://…"),
+                        ));
+                    }
+                    let taken = s.sources.iter().any(|o: &SourceSettings| {
+                        matches!(&o.input, Input::Syslog { listen } | Input::Netflow { listen } if listen.contains(&e))
+                    });
                     if listen.contains(&e) || taken {
                         return Err(loc.err_item(
                             "source",
@@ -520,14 +545,18 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                     }
                     listen.push(e);
                 }
-                Input::Syslog { listen }
+                if kind == "syslog" {
+                    Input::Syslog { listen }
+                } else {
+                    Input::Netflow { listen }
+                }
             }
             Some(other) => {
                 return Err(loc.err_item(
                     "source",
                     i,
                     "kind",
-                    format!("unknown kind `{other}`; use \"file\" or \"syslog\""),
+                    format!("unknown kind `{other}`; use \"file\", \"syslog\" or \"netflow\""),
                 ));
             }
         };
@@ -546,9 +575,35 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
                 )
             })?),
         };
-        if format == FormatSpec::Fixed(Format::Netflow) {
-            return Err(loc.err_item("source", i, "format", "netflow is a binary export format, not log lines; it is received by a netflow listener, not tailed from files".into()));
+        let is_netflow = matches!(input, Input::Netflow { .. });
+        if format == FormatSpec::Fixed(Format::Netflow) && !is_netflow {
+            return Err(loc.err_item("source", i, "format", "netflow is a binary export format, not log lines: use kind = \"netflow\" with listen = \"udp://0.0.0.0:2055\"".into()));
         }
+        if is_netflow && src.format.as_deref().is_some_and(|f| f != "netflow") {
+            return Err(loc.err_item(
+                "source",
+                i,
+                "format",
+                "a netflow source reads NetFlow v5/v9/IPFIX; leave format out".into(),
+            ));
+        }
+        let format = if is_netflow {
+            FormatSpec::Fixed(Format::Netflow)
+        } else {
+            format
+        };
+        let vpcflow_fields = match src.fields {
+            None => None,
+            Some(f) => {
+                if format != FormatSpec::Fixed(Format::Vpcflow) {
+                    return Err(loc.err_item("source", i, "fields", "fields applies to format = \"vpcflow\" (a VPC flow log's custom field list)".into()));
+                }
+                if let Err(m) = crate::parse::vpcflow::State::from_fields(&f) {
+                    return Err(loc.err_item("source", i, "fields", m));
+                }
+                Some(f)
+            }
+        };
         let start_at = match src.start_at.as_deref() {
             None | Some("end") => StartAt::End,
             Some("beginning") => StartAt::Beginning,
@@ -602,6 +657,7 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         s.sources.push(SourceSettings {
             name,
             input,
+            vpcflow_fields,
             format,
             start_at,
             quiet_after,
@@ -1038,6 +1094,39 @@ mod tests {
         assert_eq!(
             (e.line, e.key.as_deref()),
             (Some(3), Some("source[0].kind")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn netflow_and_vpcflow_sources() {
+        let s = load(
+            "[[source]]\nname = \"nf\"\nkind = \"netflow\"\nlisten = \"udp://0.0.0.0:2055\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.sources[0].format, FormatSpec::Fixed(Format::Netflow));
+        let e = load(
+            "[[source]]\nname = \"nf\"\nkind = \"netflow\"\nlisten = \"tcp://0.0.0.0:2055\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("source[0].listen")),
+            "{e}"
+        );
+        let e =
+            load("[[source]]\nname = \"f\"\npath = \"/x\"\nformat = \"netflow\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("source[0].format")),
+            "{e}"
+        );
+        let s = load("[[source]]\nname = \"v\"\npath = \"/x\"\nformat = \"vpcflow\"\nfields = \"${version} ${srcaddr} ${dstaddr} ${action}\"\n").unwrap();
+        assert!(s.sources[0].vpcflow_fields.is_some());
+        let e = load("[[source]]\nname = \"v\"\npath = \"/x\"\nformat = \"iptables\"\nfields = \"${version}\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(5), Some("source[0].fields")),
             "{e}"
         );
     }

@@ -18,7 +18,7 @@ use crate::aggregate::{
 use crate::config::{Input, Settings};
 use crate::dashboard::Dashboards;
 use crate::hub::{self, Frame, HubStats, Published};
-use crate::listen::{ListenStats, syslog};
+use crate::listen::{ListenStats, netflow, syslog};
 use crate::parse::stage;
 use crate::shutdown;
 use crate::tail::{LineBatch, SourceSpec, TailOptions, TailStats, Tailer};
@@ -92,7 +92,7 @@ pub async fn run(
                 start_at: s.start_at,
                 max_line_bytes: s.max_line_bytes,
             }),
-            Input::Syslog { .. } => None,
+            Input::Syslog { .. } | Input::Netflow { .. } => None,
         })
         .collect();
     let tail_options = TailOptions {
@@ -105,10 +105,33 @@ pub async fn run(
 
     // parse → aggregate
     let (events_tx, events_rx) = mpsc::channel::<EventBatch>(EVENT_BATCHES);
-    let formats = settings.sources.iter().map(|s| s.format).collect();
+    // Each source's parser starts with its configured state (a VPC flow log's field list).
+    let formats = settings
+        .sources
+        .iter()
+        .map(|s| {
+            let mut state = crate::parse::State::default();
+            if let Some(fields) = &s.vpcflow_fields {
+                // Validated when the config was loaded.
+                state.vpcflow =
+                    crate::parse::vpcflow::State::from_fields(fields).unwrap_or_default();
+            }
+            (s.format, state)
+        })
+        .collect();
     // Parsers take their word lists by `&'static` so their context stays `Copy`; one small leak
     // per daemon start.
     let verdicts: &'static _ = Box::leak(Box::new(settings.iptables_verdicts.clone()));
+    // NetFlow collectors decode packets straight into event batches: no lines to parse.
+    for (i, s) in settings.sources.iter().enumerate() {
+        if let Input::Netflow { listen } = &s.input {
+            let bound = netflow::bind(i as u16, listen)
+                .await
+                .map_err(RunError::Listen)?;
+            tracing::info!(source = %s.name, endpoints = ?bound.local_endpoints(), "netflow collector listening");
+            listeners.extend(bound.spawn(events_tx.clone(), listen_stats.clone(), stop.clone()));
+        }
+    }
     let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats, verdicts));
 
     // aggregate → hub → web
@@ -142,7 +165,7 @@ pub async fn run(
         series_rx,
         publish_tx,
         tail_stats,
-        listen_stats,
+        listen_stats.clone(),
         n_sources,
         settings.server.update_interval,
         stop.clone(),
@@ -162,6 +185,7 @@ pub async fn run(
         shutdown: stop.clone(),
         series: series_tx,
         started,
+        listen: listen_stats.clone(),
     });
     tracing::info!(addr = ?listener.local_addr().ok(), sources = n_sources, "socwall serving");
     web::serve(listener, state).await;

@@ -28,6 +28,7 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
         input: Input::File {
             path: dir.join(file).display().to_string(),
         },
+        vpcflow_fields: None,
         format: FormatSpec::Fixed(format),
         start_at: StartAt::Beginning,
         quiet_after: Duration::from_secs(quiet),

@@ -6,7 +6,6 @@ mod http;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use socwall::config::Settings;
 use tokio::io::AsyncWriteExt;
 
@@ -47,7 +46,7 @@ async fn udp_and_tcp_syslog_reach_the_counters() {
         let _ = rx.await;
     }));
     // The receivers are bound before the web side serves: once /healthz answers, they listen.
-    wait(addr, "healthz", |_| true).await;
+    http::wait_json(addr, "/healthz", |_| true).await;
 
     // UDP: three datagrams, one of them carrying two LF-separated messages, one over the limit.
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -83,7 +82,7 @@ async fn udp_and_tcp_syslog_reach_the_counters() {
     conn.write_all(y).await.unwrap();
     conn.shutdown().await.unwrap();
 
-    let s = wait(addr, "api/v1/snapshot", |s| s["totals"]["events"] == 6).await;
+    let s = http::wait_json(addr, "/api/v1/snapshot", |s| s["totals"]["events"] == 6).await;
     let src = &s["sources"][0];
     assert_eq!(src["name"], "fw-syslog");
     assert_eq!(
@@ -125,22 +124,4 @@ async fn a_taken_port_is_a_start_up_error() {
             .starts_with(&format!("cannot listen on udp://127.0.0.1:{port}")),
         "{err}"
     );
-}
-
-async fn wait(addr: std::net::SocketAddr, path: &str, cond: impl Fn(&Value) -> bool) -> Value {
-    // The listener is bound before `run` starts, so connecting never fails; a request made before
-    // the server serves simply waits in the backlog.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = http::get(addr, &format!("/{path}")).await;
-        if r.status == 200 && cond(&r.json()) {
-            return r.json();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting on /{path}: {}",
-            r.body
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

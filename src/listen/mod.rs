@@ -1,12 +1,14 @@
 //! Network sources: syslog over UDP and TCP, feeding the same line pipeline as tailed files (and,
 //! with the NetFlow collector, the same aggregator).
 
+pub mod netflow;
 pub mod syslog;
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A listen address as configured: `udp://HOST:PORT` or `tcp://HOST:PORT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,13 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug, Default)]
 pub struct ListenStats {
     sources: Vec<SourceListenStats>,
+    /// Undecodable NetFlow/IPFIX packets per exporter. Touched only on errors (never on the hot
+    /// path), so a mutex is fine; capped so a spoofed flood cannot grow it.
+    exporter_errors: Mutex<BTreeMap<IpAddr, u64>>,
 }
+
+/// Distinct exporters whose packet errors are counted individually; the rest count as `::`.
+pub const MAX_EXPORTERS: usize = 1024;
 
 #[derive(Debug, Default)]
 pub struct SourceListenStats {
@@ -62,7 +70,29 @@ impl ListenStats {
     pub fn new(sources: usize) -> Arc<ListenStats> {
         Arc::new(ListenStats {
             sources: (0..sources).map(|_| SourceListenStats::default()).collect(),
+            exporter_errors: Mutex::default(),
         })
+    }
+
+    /// Counts one undecodable packet from `exporter`.
+    pub fn exporter_error(&self, exporter: IpAddr) {
+        let Ok(mut m) = self.exporter_errors.lock() else {
+            return;
+        };
+        let key = if m.len() < MAX_EXPORTERS || m.contains_key(&exporter) {
+            exporter
+        } else {
+            IpAddr::from([0u16; 8])
+        };
+        *m.entry(key).or_default() += 1;
+    }
+
+    /// `(exporter, undecodable packets)`, for `/metrics`.
+    pub fn exporter_errors(&self) -> Vec<(IpAddr, u64)> {
+        self.exporter_errors
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default()
     }
 
     pub fn source(&self, id: u16) -> Option<&SourceListenStats> {

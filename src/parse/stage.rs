@@ -21,13 +21,13 @@ enum SourceParser {
 pub async fn run(
     mut rx: mpsc::Receiver<LineBatch>,
     tx: mpsc::Sender<EventBatch>,
-    formats: Vec<FormatSpec>,
+    formats: Vec<(FormatSpec, State)>,
     verdicts: &'static VerdictWords,
 ) {
     let mut parsers: Vec<SourceParser> = formats
         .into_iter()
-        .map(|f| match f {
-            FormatSpec::Fixed(f) => SourceParser::Fixed(f, State::default()),
+        .map(|(f, state)| match f {
+            FormatSpec::Fixed(f) => SourceParser::Fixed(f, state),
             FormatSpec::Auto => SourceParser::Auto(AutoDetector::new()),
         })
         .collect();

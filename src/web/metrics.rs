@@ -83,6 +83,16 @@ pub fn render(st: &WebState) -> String {
             escape(label)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP socwall_netflow_packet_errors_total Undecodable NetFlow/IPFIX packets, per exporter (:: = beyond the first 1024 exporters).\n# TYPE socwall_netflow_packet_errors_total counter"
+    );
+    for (exporter, n) in st.listen.exporter_errors() {
+        let _ = writeln!(
+            out,
+            "socwall_netflow_packet_errors_total{{exporter=\"{exporter}\"}} {n}"
+        );
+    }
     let stats = &st.stats;
     let gauges: &[(&str, &str, &str, f64)] = &[
         (

@@ -39,6 +39,8 @@ pub struct WebState {
     pub shutdown: Shutdown,
     pub series: mpsc::Sender<SeriesRequest>,
     pub started: Instant,
+    /// Receivers' counters (per-exporter NetFlow packet errors for `/metrics`).
+    pub listen: Arc<crate::listen::ListenStats>,
 }
 
 /// Serves until `shutdown` fires, then closes WebSockets and drains HTTP connections.

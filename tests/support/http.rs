@@ -48,6 +48,28 @@ pub async fn request(addr: SocketAddr, raw: &str) -> Response {
     .expect("HTTP request timed out")
 }
 
+/// Polls `GET path` until it answers 200 with JSON satisfying `cond` (10 s at most). The daemon's
+/// listener is bound before `run` starts, so early requests simply wait in the backlog.
+pub async fn wait_json(
+    addr: SocketAddr,
+    path: &str,
+    cond: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = get(addr, path).await;
+        if r.status == 200 && cond(&r.json()) {
+            return r.json();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting on {path}: {}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn parse(buf: &[u8]) -> Response {
     let text = String::from_utf8_lossy(buf);
     let (head, body) = text.split_once("\r\n\r\n").expect("no header end");
