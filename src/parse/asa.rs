@@ -449,3 +449,308 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     }
     Outcome::Event(ev)
 }
+
+/// No-panic hammering shared by the vendor parsers' tests (asa, netscreen, srx, mikrotik): random
+/// bytes, every prefix and suffix of each fixture line, single-byte mutations, a 1 MB line.
+#[cfg(test)]
+pub(crate) fn hammer(parse: for<'a> fn(&'a [u8], &Ctx) -> Outcome<'a>, lines: &[&str]) {
+    let ctx = Ctx::new(1_700_000_000_000_000);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    let mut buf = Vec::with_capacity(400);
+    for _ in 0..3_000 {
+        buf.clear();
+        let len = (next() % 300) as usize;
+        buf.extend((0..len).map(|_| (next() >> 24) as u8));
+        let _ = parse(&buf, &ctx);
+    }
+    for line in lines {
+        let line = line.as_bytes();
+        for end in 0..=line.len() {
+            let _ = parse(&line[..end], &ctx);
+            let _ = parse(&line[end..], &ctx);
+        }
+        let mut m = line.to_vec();
+        for _ in 0..2_000 {
+            let i = (next() as usize) % m.len();
+            let old = m[i];
+            m[i] = match next() % 4 {
+                0 => b' ',
+                1 => b'/',
+                2 => 0,
+                _ => (next() >> 40) as u8,
+            };
+            let _ = parse(&m, &ctx);
+            m[i] = old;
+        }
+        let mut big = line.to_vec();
+        big.resize(1 << 20, b' ');
+        let _ = parse(&big, &ctx);
+        big.resize(line.len(), 0);
+        big.extend(std::iter::repeat_n(b'1', 1 << 20));
+        let _ = parse(&big, &ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::civil_to_micros;
+
+    fn ctx() -> Ctx {
+        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
+    }
+
+    fn ev(line: &str) -> Event<'_> {
+        match parse(line.as_bytes(), &ctx()) {
+            Outcome::Event(e) => e,
+            o => panic!("not an event: {o:?} for {line}"),
+        }
+    }
+
+    fn a(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// Written from Cisco's "ASA Syslog Messages" reference formats (addresses from RFC 5737).
+    const FIXTURES: &[&str] = &[
+        "<166>Mar 14 09:15:02 fw-edge %ASA-6-302013: Built inbound TCP connection 5521 for outside:198.51.100.20/51515 (198.51.100.20/51515) to dmz:192.0.2.10/443 (203.0.113.10/443)",
+        "<166>Mar 14 09:16:40 fw-edge %ASA-6-302014: Teardown TCP connection 5521 for outside:198.51.100.20/51515 to dmz:192.0.2.10/443 duration 0:01:38 bytes 48213 TCP FINs",
+        "%FTD-6-302016: Teardown UDP connection 77 for inside:192.0.2.53/53 to outside:198.51.100.9/40001 duration 0:02:01 bytes 312",
+        "<166>Apr 02 2025 11:22:33: %ASA-6-302020: Built outbound ICMP connection for faddr 198.51.100.7/0 gaddr 203.0.113.5/1 laddr 192.0.2.5/1",
+        "%ASA-4-106023: Deny udp src inside:192.0.2.44/5353 dst outside:198.51.100.250/5353 by access-group \"inside_in\" [0x1a2b3c4d, 0x0]",
+        "%ASA-4-106023: Deny icmp src outside:2001:db8::5 dst inside:2001:db8:1::9 (type 128, code 0) by access-group \"outside_in\" [0x0, 0x0]",
+        "%ASA-2-106001: Inbound TCP connection denied from 198.51.100.3/40404 to 192.0.2.80/23 flags SYN on interface outside",
+        "%ASA-2-106006: Deny inbound UDP from 198.51.100.3/1900 to 192.0.2.80/1900 on interface outside",
+        "%ASA-2-106007: Deny inbound UDP from 198.51.100.3/53 to 192.0.2.80/33000 due to DNS Response",
+        "%ASA-3-106014: Deny inbound icmp src outside:198.51.100.3 dst inside:192.0.2.80 (type 8, code 0)",
+        "%ASA-6-106015: Deny TCP (no connection) from 192.0.2.80/443 to 198.51.100.3/61000 flags RST  on interface inside",
+        "%ASA-6-106100: access-list web_in permitted tcp outside/198.51.100.3(41000) -> dmz/192.0.2.10(80) hit-cnt 1 first hit [0x1, 0x0]",
+        "%ASA-6-106100: access-list web_in denied icmp outside/198.51.100.3(8) -> dmz/192.0.2.10(0) hit-cnt 4 300-second interval [0x1, 0x0]",
+        "%ASA-3-313001: Denied ICMP type=8, code=0 from 198.51.100.3 on interface outside",
+        "%ASA-3-710003: TCP access denied by ACL from 198.51.100.3/50000 to outside:203.0.113.1/22",
+        "%ASA-4-733100: [198.51.100.66] drop rate-1 exceeded. Current burst rate is 10 per second, max configured rate is 10; Current average rate is 5 per second, max configured rate is 5; Cumulative total count is 3100",
+    ];
+
+    #[test]
+    fn built_inbound_tcp_exact() {
+        assert_eq!(
+            ev(FIXTURES[0]),
+            Event {
+                ts: civil_to_micros(2026, 3, 14, 9, 15, 2, 0),
+                src_ip: a("198.51.100.20"),
+                dst_ip: a("192.0.2.10"),
+                src_port: Some(51515),
+                dst_port: Some(443),
+                proto: Some(Proto::TCP),
+                action: Some(Action::Allow),
+                direction: Some(Direction::In),
+                iface: Some("outside"),
+                ..Event::default()
+            }
+        );
+    }
+
+    #[test]
+    fn teardown_carries_bytes() {
+        let e = ev(FIXTURES[1]);
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.src_port, e.dst_port),
+            (a("198.51.100.20"), a("192.0.2.10"), Some(51515), Some(443))
+        );
+        assert_eq!(
+            (e.bytes, e.action, e.direction, e.proto),
+            (Some(48213), Some(Action::Allow), None, Some(Proto::TCP))
+        );
+        let e = ev(FIXTURES[2]);
+        assert_eq!(
+            (e.ts, e.proto, e.bytes, e.src_port, e.dst_port),
+            (None, Some(Proto::UDP), Some(312), Some(53), Some(40001))
+        );
+    }
+
+    #[test]
+    fn icmp_connection_uses_laddr_faddr_and_asa_timestamp() {
+        assert_eq!(
+            ev(FIXTURES[3]),
+            Event {
+                ts: civil_to_micros(2025, 4, 2, 11, 22, 33, 0),
+                src_ip: a("192.0.2.5"),
+                dst_ip: a("198.51.100.7"),
+                proto: Some(Proto::ICMP),
+                action: Some(Action::Allow),
+                direction: Some(Direction::Out),
+                ..Event::default()
+            }
+        );
+    }
+
+    #[test]
+    fn access_group_denies() {
+        assert_eq!(
+            ev(FIXTURES[4]),
+            Event {
+                src_ip: a("192.0.2.44"),
+                dst_ip: a("198.51.100.250"),
+                src_port: Some(5353),
+                dst_port: Some(5353),
+                proto: Some(Proto::UDP),
+                action: Some(Action::Deny),
+                iface: Some("inside"),
+                rule: Some("inside_in"),
+                ..Event::default()
+            }
+        );
+        let e = ev(FIXTURES[5]);
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.proto, e.src_port, e.dst_port),
+            (
+                a("2001:db8::5"),
+                a("2001:db8:1::9"),
+                Some(Proto::ICMP),
+                None,
+                None
+            )
+        );
+        // Tag stripped by a collector: the body alone is still unmistakable.
+        let e = ev(
+            "Deny tcp src outside:198.51.100.1/1000 dst inside:host.example/22 by access-group \"x\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.dst_port, e.action),
+            (a("198.51.100.1"), None, Some(22), Some(Action::Deny))
+        );
+    }
+
+    #[test]
+    fn classic_denies() {
+        let want = |i: usize| {
+            let e = ev(FIXTURES[i]);
+            (
+                e.src_ip,
+                e.dst_ip,
+                e.src_port,
+                e.dst_port,
+                e.proto,
+                e.action,
+                e.direction,
+            )
+        };
+        let (s, d) = (a("198.51.100.3"), a("192.0.2.80"));
+        let (deny, inb) = (Some(Action::Deny), Some(Direction::In));
+        assert_eq!(
+            want(6),
+            (s, d, Some(40404), Some(23), Some(Proto::TCP), deny, inb)
+        );
+        assert_eq!(
+            want(7),
+            (s, d, Some(1900), Some(1900), Some(Proto::UDP), deny, inb)
+        );
+        assert_eq!(
+            want(8),
+            (s, d, Some(53), Some(33000), Some(Proto::UDP), deny, inb)
+        );
+        assert_eq!(want(9), (s, d, None, None, Some(Proto::ICMP), deny, inb));
+        assert_eq!(
+            want(10),
+            (d, s, Some(443), Some(61000), Some(Proto::TCP), deny, None)
+        );
+        assert_eq!(ev(FIXTURES[6]).iface, Some("outside"));
+        assert_eq!(
+            want(13),
+            (s, None, None, None, Some(Proto::ICMP), deny, None)
+        );
+        let e = ev(FIXTURES[14]);
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.dst_port, e.action),
+            (s, a("203.0.113.1"), Some(22), deny)
+        );
+    }
+
+    #[test]
+    fn acl_hits() {
+        let e = ev(FIXTURES[11]);
+        assert_eq!(
+            (
+                e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.action, e.rule, e.iface
+            ),
+            (
+                a("198.51.100.3"),
+                a("192.0.2.10"),
+                Some(41000),
+                Some(80),
+                Some(Action::Allow),
+                Some("web_in"),
+                Some("outside")
+            )
+        );
+        // ICMP type/code in the port slots are not ports.
+        let e = ev(FIXTURES[12]);
+        assert_eq!(
+            (e.src_port, e.dst_port, e.proto, e.action),
+            (None, None, Some(Proto::ICMP), Some(Action::Deny))
+        );
+    }
+
+    #[test]
+    fn threat_rate_and_skips() {
+        let e = ev(FIXTURES[15]);
+        assert_eq!(
+            (e.src_ip, e.action, e.signature, e.severity),
+            (
+                a("198.51.100.66"),
+                Some(Action::Deny),
+                Some("drop rate-1 exceeded"),
+                Some(4)
+            )
+        );
+        fn p(s: &str) -> Outcome<'_> {
+            parse(s.as_bytes(), &ctx())
+        }
+        assert!(matches!(
+            p(
+                "%ASA-4-733100: [ Scanning] drop rate-3 exceeded. Current burst rate is 1 per second"
+            ),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("%ASA-5-111008: User 'enable_15' executed the 'write memory' command."),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("%ASA-6-302013: Built inbound TCP connection 1 for outside:nowhere to inside:x"),
+            Outcome::Error(_)
+        ));
+        // Other formats' lines are never claimed.
+        assert!(matches!(
+            p("Jun  8 14:34:33 h kernel: IN=eth0 OUT= SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP"),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("Built something for you to enjoy"),
+            Outcome::Skipped(_)
+        ));
+        // Bare id after a relay's `level|date|` prefix.
+        let e = ev(
+            "6|Apr 02 2025 11:22:33|302021: Teardown ICMP connection for faddr 198.51.100.7/0 gaddr 203.0.113.5/1 laddr 192.0.2.5/1",
+        );
+        assert_eq!(
+            (e.ts, e.src_ip, e.proto),
+            (
+                civil_to_micros(2025, 4, 2, 11, 22, 33, 0),
+                a("192.0.2.5"),
+                Some(Proto::ICMP)
+            )
+        );
+    }
+
+    #[test]
+    fn never_panics() {
+        hammer(parse, FIXTURES);
+    }
+}

@@ -145,3 +145,151 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         ..Event::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::civil_to_micros;
+
+    fn ctx() -> Ctx {
+        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
+    }
+
+    fn a(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// Written from the RouterOS firewall `log=yes` line layout (RFC 5737 / 3849 addresses).
+    const FIXTURES: &[&str] = &[
+        "Jan 20 10:11:12 rb4011 firewall,info BLOCK-SSH input: in:ether1-gw out:(unknown 0), connection-state:new src-mac 02:00:00:aa:bb:cc, proto TCP (SYN), 198.51.100.44:51000->203.0.113.1:22, len 60",
+        "2025-01-20T10:11:12.500000+01:00 rb firewall,info forward: in:bridge-lan out:ether1-gw, connection-state:new src-mac 02:00:00:11:22:33, proto UDP, 192.0.2.10:40000->198.51.100.53:53, NAT (192.0.2.10:40000->203.0.113.1:40000)->198.51.100.53:53, len 71",
+        "firewall,info accept-ping input: in:ether1-gw out:(unknown 0), src-mac 02:00:00:aa:bb:cc, proto ICMP (type 8, code 0), 198.51.100.44->203.0.113.1, len 84",
+        "firewall,info output: in:(unknown 0) out:ether1-gw, connection-state:new proto TCP (SYN), [2001:db8::1]:443->[2001:db8::2]:50000, len 80",
+        "Jan 20 10:11:12 rb4011 system,error,critical login failure for user admin from 198.51.100.44 via ssh",
+    ];
+
+    fn ev(line: &str) -> Event<'_> {
+        match parse(line.as_bytes(), &ctx()) {
+            Outcome::Event(e) => e,
+            o => panic!("not an event: {o:?} for {line}"),
+        }
+    }
+
+    #[test]
+    fn drop_prefix_exact() {
+        assert_eq!(
+            ev(FIXTURES[0]),
+            Event {
+                ts: civil_to_micros(2026, 1, 20, 10, 11, 12, 0),
+                src_ip: a("198.51.100.44"),
+                dst_ip: a("203.0.113.1"),
+                src_port: Some(51000),
+                dst_port: Some(22),
+                proto: Some(Proto::TCP),
+                action: Some(Action::Deny),
+                direction: Some(Direction::In),
+                iface: Some("ether1-gw"),
+                bytes: Some(60),
+                packets: Some(1),
+                rule: Some("BLOCK-SSH"),
+                ..Event::default()
+            }
+        );
+    }
+
+    #[test]
+    fn forward_with_nat_keeps_original_pair() {
+        let e = ev(FIXTURES[1]);
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.proto),
+            (
+                a("192.0.2.10"),
+                a("198.51.100.53"),
+                Some(40000),
+                Some(53),
+                Some(Proto::UDP)
+            )
+        );
+        assert_eq!(
+            (e.ts, e.action, e.direction, e.iface, e.bytes, e.rule),
+            (
+                civil_to_micros(2025, 1, 20, 9, 11, 12, 500_000),
+                None,
+                None,
+                Some("bridge-lan"),
+                Some(71),
+                Some("forward")
+            )
+        );
+    }
+
+    #[test]
+    fn icmp_ipv6_and_login_failure() {
+        let e = ev(FIXTURES[2]);
+        assert_eq!(
+            (
+                e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.proto, e.action, e.bytes
+            ),
+            (
+                a("198.51.100.44"),
+                a("203.0.113.1"),
+                None,
+                None,
+                Some(Proto::ICMP),
+                Some(Action::Allow),
+                Some(84)
+            )
+        );
+        let e = ev(FIXTURES[3]);
+        assert_eq!(
+            (
+                e.src_ip,
+                e.dst_ip,
+                e.src_port,
+                e.dst_port,
+                e.direction,
+                e.iface
+            ),
+            (
+                a("2001:db8::1"),
+                a("2001:db8::2"),
+                Some(443),
+                Some(50000),
+                Some(Direction::Out),
+                Some("ether1-gw")
+            )
+        );
+        assert_eq!(
+            ev(FIXTURES[4]),
+            Event {
+                ts: civil_to_micros(2026, 1, 20, 10, 11, 12, 0),
+                src_ip: a("198.51.100.44"),
+                action: Some(Action::Deny),
+                signature: Some("login failure"),
+                ..Event::default()
+            }
+        );
+    }
+
+    #[test]
+    fn skips_other_lines() {
+        let p = |s: &'static str| parse(s.as_bytes(), &ctx());
+        assert!(matches!(
+            p("system,info user admin logged in from 192.0.2.1 via ssh"),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("Jun  8 14:34:33 h kernel: IN=eth0 OUT= SRC=1.1.1.1 DST=2.2.2.2 PROTO=TCP"),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("input: in:ether1 out:(unknown 0), proto TCP (SYN), bad->203.0.113.1:22, len 60"),
+            Outcome::Error(_)
+        ));
+    }
+
+    #[test]
+    fn never_panics() {
+        crate::parse::asa::hammer(parse, FIXTURES);
+    }
+}

@@ -92,3 +92,106 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
 fn at_offset(base: &[u8], v: &[u8]) -> usize {
     (v.as_ptr() as usize).saturating_sub(base.as_ptr() as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::civil_to_micros;
+    use std::net::IpAddr;
+
+    fn ctx() -> Ctx {
+        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
+    }
+
+    fn a(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// Written from the ScreenOS "Message Log Reference" traffic-log layout (RFC 5737 addresses).
+    const FIXTURES: &[&str] = &[
+        "Feb 10 08:00:05 ssg-edge ssg5: NetScreen device_id=ssg5  [Root]system-notification-00257(traffic): start_time=\"2025-02-10 07:59:41\" duration=24 policy_id=7 service=http proto=6 src zone=Trust dst zone=Untrust action=Permit sent=1520 rcvd=40210 src=192.0.2.15 dst=198.51.100.80 src_port=49152 dst_port=80 src-xlated ip=203.0.113.2 port=1025 dst-xlated ip=198.51.100.80 port=80 session_id=9001 reason=Close - TCP FIN",
+        "NetScreen device_id=ns-lab [Root]system-notification-00257(traffic): start_time=\"2025-02-10 07:59:41\" duration=0 policy_id=320001 service=icmp proto=1 src zone=Untrust dst zone=self action=Deny sent=0 rcvd=84 src=198.51.100.9 dst=203.0.113.2 icmp type=8 session_id=0",
+        "NetScreen device_id=ns-lab [Root]system-notification-00257(traffic): duration=0 policy_id=12 service=msrpc Endpoint Mapper(tcp) proto=17 src zone=Trust dst zone=DMZ action=Reject sent=60 rcvd=0 src=192.0.2.15 dst=192.0.2.200 src_port=5000 dst_port=135",
+    ];
+
+    fn ev(line: &str) -> Event<'_> {
+        match parse(line.as_bytes(), &ctx()) {
+            Outcome::Event(e) => e,
+            o => panic!("not an event: {o:?} for {line}"),
+        }
+    }
+
+    #[test]
+    fn permit_with_nat_exact() {
+        assert_eq!(
+            ev(FIXTURES[0]),
+            Event {
+                ts: civil_to_micros(2026, 2, 10, 8, 0, 5, 0),
+                src_ip: a("192.0.2.15"),
+                dst_ip: a("198.51.100.80"),
+                src_port: Some(49152),
+                dst_port: Some(80),
+                proto: Some(Proto::TCP),
+                action: Some(Action::Allow),
+                bytes: Some(41730),
+                rule: Some("7"),
+                ..Event::default()
+            }
+        );
+    }
+
+    #[test]
+    fn deny_icmp_and_reject() {
+        let e = ev(FIXTURES[1]);
+        assert_eq!(
+            (e.ts, e.proto, e.src_port, e.dst_port, e.action, e.bytes),
+            (
+                civil_to_micros(2025, 2, 10, 7, 59, 41, 0),
+                Some(Proto::ICMP),
+                None,
+                None,
+                Some(Action::Deny),
+                Some(84)
+            )
+        );
+        let e = ev(FIXTURES[2]);
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.proto),
+            (
+                a("192.0.2.15"),
+                a("192.0.2.200"),
+                Some(5000),
+                Some(135),
+                Some(Proto::UDP)
+            )
+        );
+        assert_eq!(
+            (e.action, e.ts, e.bytes),
+            (Some(Action::Deny), None, Some(60))
+        );
+    }
+
+    #[test]
+    fn skips_and_errors() {
+        let p = |s: &'static str| parse(s.as_bytes(), &ctx());
+        assert!(matches!(
+            p("NetScreen device_id=x [Root]system-information-00536: IKE 198.51.100.1 Phase 2"),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p("src=1.1.1.1 dst=2.2.2.2 action=Permit"),
+            Outcome::Skipped(_)
+        ));
+        assert!(matches!(
+            p(
+                "NetScreen device_id=x [Root]system-notification-00257(traffic): action=Permit src=bad dst=1.1.1.1"
+            ),
+            Outcome::Error(_)
+        ));
+    }
+
+    #[test]
+    fn never_panics() {
+        crate::parse::asa::hammer(parse, FIXTURES);
+    }
+}

@@ -1,11 +1,179 @@
-//! Juniper SRX `RT_FLOW` session create/close/deny (structured-data and plain forms).
+//! Juniper SRX `RT_FLOW` session create/close/deny, in both the structured-data form
+//! (`RT_FLOW_SESSION_CLOSE [junos@2636.1.1.1.2.N source-address="..." ...]`, `structured-data`
+//! logging) and the plain text form (`RT_FLOW_SESSION_CLOSE: session closed REASON: A/p->B/q ...`).
 //!
-//! Not implemented yet: every line is skipped with a reason naming the format (it never claims
-//! another format's line during auto-detection).
+//! The structured form is read by key, so field order and added keys across Junos releases do not
+//! matter. The plain form is positional (Junos documents the order per event); it is read from the
+//! first `A/p->B/q` token, because the close reason before it may contain spaces (`TCP FIN`).
 
-use crate::parse::{Ctx, Outcome};
+use memchr::memmem;
+
+use crate::event::{Action, Event, Proto};
+use crate::parse::bytes::{field, ip, port, uint};
+use crate::parse::{Ctx, Outcome, syslog};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Create,
+    Close,
+    Deny,
+}
+
+/// `RT_FLOW_SESSION_{CREATE,CLOSE,DENY}[_LS]` and what follows it.
+fn find_kind(line: &[u8]) -> Option<(Kind, &[u8])> {
+    let at = memmem::find(line, b"RT_FLOW_SESSION_")?;
+    let rest = &line[at + b"RT_FLOW_SESSION_".len()..];
+    let (kind, n) = if rest.starts_with(b"CREATE") {
+        (Kind::Create, 6)
+    } else if rest.starts_with(b"CLOSE") {
+        (Kind::Close, 5)
+    } else if rest.starts_with(b"DENY") {
+        (Kind::Deny, 4)
+    } else {
+        return None;
+    };
+    let mut rest = &rest[n..];
+    // Logical-system variants (`RT_FLOW_SESSION_CREATE_LS`) carry the same fields.
+    rest = rest.strip_prefix(b"_LS").unwrap_or(rest);
+    matches!(rest.first(), None | Some(b' ' | b':' | b'[')).then_some((kind, rest))
+}
+
+/// The value of `key="..."` inside a structured-data element (`sd`), unescaped quotes aside.
+fn sd_value<'a>(sd: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let mut from = 0;
+    while let Some(i) = memmem::find(&sd[from..], key) {
+        let at = from + i;
+        let after = &sd[at + key.len()..];
+        let boundary = at == 0 || sd[at - 1] == b' ';
+        if boundary && after.starts_with(b"=\"") {
+            let v = &after[2..];
+            let end = memchr::memchr(b'"', v)?;
+            return Some(&v[..end]);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+fn structured<'a>(kind: Kind, sd: &'a [u8]) -> Result<Event<'a>, &'static str> {
+    let v = |k: &[u8]| sd_value(sd, k);
+    let src = v(b"source-address").and_then(ip);
+    let dst = v(b"destination-address").and_then(ip);
+    let (Some(src), Some(dst)) = (src, dst) else {
+        return Err("srx: bad or missing source-address/destination-address");
+    };
+    let proto = v(b"protocol-id").and_then(Proto::from_name);
+    let ports = proto.is_some_and(Proto::has_ports);
+    let sum = |a: &[u8], b: &[u8]| match (v(a).and_then(uint), v(b).and_then(uint)) {
+        (Some(x), Some(y)) => Some(x.saturating_add(y)),
+        (x, y) => x.or(y),
+    };
+    let mut e = Event {
+        src_ip: Some(src),
+        dst_ip: Some(dst),
+        src_port: v(b"source-port").and_then(port).filter(|_| ports),
+        dst_port: v(b"destination-port").and_then(port).filter(|_| ports),
+        proto,
+        rule: v(b"policy-name").and_then(field),
+        iface: v(b"packet-incoming-interface").and_then(field),
+        ..Event::default()
+    };
+    if kind == Kind::Close {
+        e.bytes = sum(b"bytes-from-client", b"bytes-from-server");
+        e.packets = sum(b"packets-from-client", b"packets-from-server");
+    }
+    Ok(e)
+}
+
+/// One side of `A/p->B/q`: (address, port as printed).
+type Side = (std::net::IpAddr, Option<u16>);
+
+fn side(s: &[u8]) -> Option<Side> {
+    let slash = memchr::memrchr(b'/', s)?;
+    Some((ip(&s[..slash])?, port(&s[slash + 1..])))
+}
+
+/// `A/p->B/q`.
+fn pair(tok: &[u8]) -> Option<(Side, Side)> {
+    let arrow = memmem::find(tok, b"->")?;
+    Some((side(&tok[..arrow])?, side(&tok[arrow + 2..])?))
+}
+
+/// `N(M)` -> (N, M).
+fn paren_pair(tok: &[u8]) -> Option<(u64, u64)> {
+    let open = memchr::memchr(b'(', tok)?;
+    let inner = tok[open + 1..].strip_suffix(b")")?;
+    Some((uint(&tok[..open])?, uint(inner)?))
+}
+
+fn plain<'a>(kind: Kind, text: &'a [u8]) -> Result<Event<'a>, &'static str> {
+    let mut toks = text.split(|&b| b == b' ').filter(|t| !t.is_empty());
+    // Skip `session created` / `session closed REASON:` / `session denied` up to the first pair.
+    let Some(first) = toks.by_ref().find(|t| memmem::find(t, b"->").is_some()) else {
+        return Err("srx: no source/port->destination/port");
+    };
+    let Some(((src, sp), (dst, dp))) = pair(first) else {
+        return Err("srx: bad source/port->destination/port");
+    };
+    let _service = toks.next();
+    let mut e = Event {
+        src_ip: Some(src),
+        dst_ip: Some(dst),
+        ..Event::default()
+    };
+    let proto_tok = if kind == Kind::Deny {
+        // `service PROTO(ICMP-TYPE) policy from-zone to-zone ...`
+        toks.next()
+            .map(|t| &t[..memchr::memchr(b'(', t).unwrap_or(t.len())])
+    } else {
+        // `service NAT-A/p->NAT-B/q src-nat-rule dst-nat-rule PROTO policy from to id ...`
+        let _nat = toks.next();
+        let _src_rule = toks.next();
+        let _dst_rule = toks.next();
+        toks.next()
+    };
+    e.proto = proto_tok.and_then(Proto::from_name);
+    e.rule = toks.next().and_then(field);
+    if kind == Kind::Close {
+        let _from_zone = toks.next();
+        let _to_zone = toks.next();
+        let _session = toks.next();
+        // `packets(bytes)` from the client, then from the server.
+        if let (Some(c), Some(s)) = (
+            toks.next().and_then(paren_pair),
+            toks.next().and_then(paren_pair),
+        ) {
+            e.packets = Some(c.0.saturating_add(s.0));
+            e.bytes = Some(c.1.saturating_add(s.1));
+        }
+    }
+    if e.proto.is_some_and(Proto::has_ports) {
+        e.src_port = sp;
+        e.dst_port = dp;
+    }
+    Ok(e)
+}
 
 pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
-    let _ = (line, ctx);
-    Outcome::Skipped("srx: not implemented yet")
+    let Some((kind, rest)) = find_kind(line) else {
+        return Outcome::Skipped("srx: no RT_FLOW_SESSION_CREATE/CLOSE/DENY");
+    };
+    let r = if let Some(open) = memmem::find(rest, b"[junos@") {
+        let sd = &rest[open..];
+        let sd = &sd[..memchr::memchr(b']', sd).unwrap_or(sd.len())];
+        structured(kind, sd)
+    } else {
+        plain(kind, rest)
+    };
+    match r {
+        Ok(mut e) => {
+            e.action = Some(match kind {
+                Kind::Deny => Action::Deny,
+                Kind::Create | Kind::Close => Action::Allow,
+            });
+            e.ts = syslog::split(line, ctx).ts;
+            Outcome::Event(e)
+        }
+        Err(why) => Outcome::Error(why),
+    }
 }
