@@ -469,10 +469,7 @@ mod tests {
         assert!(sig.escaped);
         assert_eq!(sig.raw, br#"say \"hi\" \\ \/ \u00e9 \ud83d\ude00"#);
         let mut buf = [0u8; 64];
-        assert_eq!(
-            sig.text(&mut buf),
-            Some("say \"hi\" \\ / é 😀".as_bytes())
-        );
+        assert_eq!(sig.text(&mut buf), Some("say \"hi\" \\ / é 😀".as_bytes()));
         assert!(!v[1].unwrap().escaped);
         // Too small a buffer, a lone surrogate, a bad escape: None, never a panic.
         assert_eq!(sig.text(&mut [0u8; 4]), None);
@@ -482,7 +479,10 @@ mod tests {
         assert_eq!(unescape(br"\x", &mut buf), None);
         assert_eq!(unescape(br"\u12", &mut buf), None);
         assert_eq!(unescape(b"\\", &mut buf), None);
-        assert_eq!(unescape(br"\n\t\r\b\f", &mut buf), Some(&b"\n\t\r\x08\x0c"[..]));
+        assert_eq!(
+            unescape(br"\n\t\r\b\f", &mut buf),
+            Some(&b"\n\t\r\x08\x0c"[..])
+        );
         // Raw UTF-8 passes through.
         assert_eq!(unescape("é".as_bytes(), &mut buf), Some("é".as_bytes()));
     }
@@ -506,7 +506,10 @@ mod tests {
         assert_eq!(v[2].unwrap().kind, Kind::Null);
         assert_eq!(raw(&v[3]), Some(&br#"[{"a":1}]"#[..]));
         assert_eq!(v[3].unwrap().kind, Kind::Arr);
-        assert_eq!(raw(&v[4]), Some(&br#"[1,{"id":{"orig_h":"bad"}},[[]],"]}"]"#[..]));
+        assert_eq!(
+            raw(&v[4]),
+            Some(&br#"[1,{"id":{"orig_h":"bad"}},[[]],"]}"]"#[..])
+        );
     }
 
     #[test]
@@ -589,17 +592,9 @@ mod tests {
         let deep_obj = format!("{{\"a\":{}}}", "{\"a\":".repeat(1 << 16));
         assert_eq!(get(deep_obj.as_bytes(), &[b"z"]), Err(ScanError::TooDeep));
         // Descending toward a wanted path is bounded too.
-        let path = vec![b'a'; 1].repeat(1);
-        let mut want = Vec::new();
-        for _ in 0..40 {
-            want.extend_from_slice(&path);
-            want.push(b'.');
-        }
+        let mut want = b"a.".repeat(40);
         want.push(b'x');
-        assert_eq!(
-            get(deep_obj.as_bytes(), &[&want]),
-            Err(ScanError::TooDeep)
-        );
+        assert_eq!(get(deep_obj.as_bytes(), &[&want]), Err(ScanError::TooDeep));
     }
 
     #[test]
