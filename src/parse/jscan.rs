@@ -237,7 +237,27 @@ enum Rel {
     Exact,
 }
 
+#[inline(always)]
 fn relate(stack: &[&[u8]], key: &[u8], path: &[u8]) -> Rel {
+    // This runs for every key against every wanted path, so the top level (nearly all calls)
+    // gets a fast path: lengths and the first byte settle most pairs without a byte compare.
+    if stack.is_empty() {
+        let n = key.len();
+        if path.len() < n || path.first() != key.first() {
+            return Rel::No;
+        }
+        if path.len() == n {
+            return if path == key { Rel::Exact } else { Rel::No };
+        }
+        if path[n] != b'.' || path.len() == n + 1 {
+            return Rel::No;
+        }
+        return if &path[..n] == key {
+            Rel::Prefix
+        } else {
+            Rel::No
+        };
+    }
     let mut rest = path;
     for seg in stack {
         match rest.strip_prefix(*seg).and_then(|r| r.strip_prefix(b".")) {

@@ -831,4 +831,40 @@ mod tests {
         let _ = parse(&vec![b'\t'; 1 << 20], &c, &mut st);
         let _ = parse(&vec![b'{'; 1 << 20], &c, &mut st);
     }
+
+    /// Rough lines/s for the three parsers of this module family (not a benchmark; run with
+    /// `cargo test --release --lib -- --ignored --nocapture json_formats_throughput`).
+    #[test]
+    #[ignore]
+    fn json_formats_throughput() {
+        use std::time::Instant;
+        let c = ctx();
+        let alert = br#"{"timestamp":"2025-03-04T10:11:12.345678+0000","flow_id":1,"in_iface":"eth0","event_type":"alert","src_ip":"192.0.2.10","src_port":51000,"dest_ip":"198.51.100.7","dest_port":80,"proto":"TCP","metadata":{"flowbits":["a","b"]},"alert":{"action":"allowed","gid":1,"signature_id":2000001,"rev":3,"signature":"ET TEST a made-up signature for timing","category":"Test","severity":2,"metadata":{"created_at":["2020_01_01"],"deployment":["Perimeter"],"signature_severity":["Major"],"updated_at":["2020_01_02"]},"rule":"alert http any any -> any any (msg:\"x\"; content:\"POST\"; sid:2000001; rev:3;)"},"app_proto":"http","flow":{"pkts_toserver":4,"pkts_toclient":3,"bytes_toserver":600,"bytes_toclient":500,"start":"2025-03-04T10:11:10.000000+0000"}}"#;
+        let zjson = br#"{"ts":1704164645.123456,"uid":"CAbCdEfGh1234567","id.orig_h":"192.0.2.10","id.orig_p":51000,"id.resp_h":"198.51.100.7","id.resp_p":443,"proto":"tcp","service":"ssl","duration":1.5,"orig_bytes":517,"resp_bytes":4000,"conn_state":"SF","local_orig":true,"local_resp":false,"missed_bytes":0,"history":"ShADadFf","orig_pkts":10,"orig_ip_bytes":1049,"resp_pkts":8,"resp_ip_bytes":4332,"ip_proto":6}"#;
+        let yafl = b"2024-05-06 07:08:09.123|2024-05-06 07:08:10.500|   1.377|   0.012|  6|    192.0.2.10|51515|   198.51.100.20|  443|     SAP|     APF|    SAPF|     APF|0a0b0c0d|01020304|000|000|      12|    2100|      10|   15000|  443|eof";
+        let n = 200_000;
+        let time = |name: &str, f: &mut dyn FnMut() -> bool| {
+            let t = Instant::now();
+            let mut ok = 0;
+            for _ in 0..n {
+                ok += usize::from(std::hint::black_box(f()));
+            }
+            assert_eq!(ok, n);
+            let s = t.elapsed().as_secs_f64();
+            println!("{name}: {:.2} M lines/s", n as f64 / s / 1e6);
+        };
+        let mut st = with_header();
+        time("zeek tsv", &mut || {
+            matches!(parse(TCP.as_bytes(), &c, &mut st), Outcome::Event(_))
+        });
+        time("zeek json", &mut || {
+            matches!(parse(zjson, &c, &mut st), Outcome::Event(_))
+        });
+        time("eve alert (1 KB)", &mut || {
+            matches!(crate::parse::eve::parse(alert, &c), Outcome::Event(_))
+        });
+        time("yaf", &mut || {
+            matches!(crate::parse::yaf::parse(yafl, &c), Outcome::Event(_))
+        });
+    }
 }
