@@ -237,6 +237,13 @@ enum Rel {
     Exact,
 }
 
+/// Byte equality for short slices (keys), inline: a libc `memcmp` call per key/path pair
+/// costs more than the comparison itself.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 #[inline(always)]
 fn relate(stack: &[&[u8]], key: &[u8], path: &[u8]) -> Rel {
     // This runs for every key against every wanted path, so the top level (nearly all calls)
@@ -247,12 +254,12 @@ fn relate(stack: &[&[u8]], key: &[u8], path: &[u8]) -> Rel {
             return Rel::No;
         }
         if path.len() == n {
-            return if path == key { Rel::Exact } else { Rel::No };
+            return if same(path, key) { Rel::Exact } else { Rel::No };
         }
         if path[n] != b'.' || path.len() == n + 1 {
             return Rel::No;
         }
-        return if &path[..n] == key {
+        return if same(&path[..n], key) {
             Rel::Prefix
         } else {
             Rel::No

@@ -832,6 +832,39 @@ mod tests {
         let _ = parse(&vec![b'{'; 1 << 20], &c, &mut st);
     }
 
+    #[test]
+    fn auto_detection_learns_the_header_and_claims_only_zeek() {
+        use crate::parse::{AutoDetector, Format};
+        let c = ctx();
+        let mut d = AutoDetector::new();
+        let renamed = [
+            "#separator \\x09",
+            "#path\tconn",
+            "#fields\tuid\tts\tsrc\tsrc_port\tdst\tdst_port\tproto\torig_pkts\tresp_pkts",
+        ];
+        for h in renamed {
+            assert!(matches!(d.feed(h.as_bytes(), &c).1, Outcome::Skipped(_)));
+        }
+        let (f, o) = d.feed(
+            b"x1\t1704164645.0\t192.0.2.1\t5\t192.0.2.2\t6\tudp\t1\t1",
+            &c,
+        );
+        assert_eq!(f, Some(Format::Zeek));
+        let Outcome::Event(e) = o else {
+            panic!("{o:?}")
+        };
+        assert_eq!(
+            (e.src_port, e.dst_port, e.packets),
+            (Some(5), Some(6), Some(2))
+        );
+        // A Suricata line in the same stream goes to eve, not zeek.
+        let (f, _) = d.feed(
+            br#"{"event_type":"flow","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"UDP"}"#,
+            &c,
+        );
+        assert_eq!(f, Some(Format::Eve));
+    }
+
     /// Rough lines/s for the three parsers of this module family (not a benchmark; run with
     /// `cargo test --release --lib -- --ignored --nocapture json_formats_throughput`).
     #[test]
