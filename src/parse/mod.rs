@@ -12,6 +12,7 @@ pub mod detect;
 pub mod eve;
 pub mod filterlog;
 pub mod iptables;
+pub mod jscan;
 mod json;
 pub mod kv;
 pub mod mikrotik;
