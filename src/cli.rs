@@ -50,7 +50,9 @@ pub enum Command {
     },
     /// Parse log files and print one JSON object per input line (`-` reads stdin).
     Parse {
-        /// Format: auto, pf, iptables, filterlog.
+        /// Format: auto, or one of pf, iptables, filterlog, zeek, eve, yaf, asa, netscreen, srx,
+        /// mikrotik, panos, cef, leef, fortigate, checkpoint, sonicwall, watchguard, sophos,
+        /// stormshield, clavister, barracuda, meraki, vpcflow, netflow (each file = one packet).
         #[arg(long, short, default_value = "auto")]
         format: String,
         /// Files to parse; `-` for standard input.
