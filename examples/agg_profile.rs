@@ -1,87 +1,16 @@
 //! Profiling driver for `ingest` alone (no criterion), for `valgrind --tool=callgrind`:
 //! `agg_profile realistic|spray [batches]` feeds that many 1024-record batches of the
-//! generators of `benches/aggregate.rs` (kept in sync by hand) and prints records/s.
+//! generators of `benches/support/records.rs` (shared with the criterion bench) and prints
+//! records/s.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use socwall::aggregate::{AggregateSettings, Aggregator, EventBatch, SourceSettings};
-use socwall::event::{Action, Proto, Record};
+#[path = "../benches/support/records.rs"]
+mod records;
 
-const BATCH: usize = 1024;
-const T0: i64 = 1_764_000_000_000_000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-/// Skewed traffic: a few thousand external sources (squared-uniform skew), 500 internal
-/// destinations, 40 common ports and a long tail, 20 % denied.
-fn realistic(rng: &mut Rng) -> Record {
-    let r = rng.next();
-    let u = (r >> 11) as f64 / (1u64 << 53) as f64;
-    let src = 0xcb00_7100 + (u * u * 5000.0) as u32;
-    let dst = 0x0a00_0000 + ((r >> 8) % 500) as u32;
-    let port = if r % 10 < 8 {
-        [443u16, 80, 53, 22, 25, 123, 3389, 445][(r >> 20) as usize % 8]
-    } else {
-        (r >> 24) as u16
-    };
-    record(src, dst, port, r % 5 == 0, r)
-}
-
-/// Adversarial: every record a random source, random port, internal destination.
-fn spray(rng: &mut Rng) -> Record {
-    let r = rng.next();
-    record(
-        (r >> 32) as u32,
-        0x0a00_0000 | (r as u32 & 0xffff),
-        (r >> 16) as u16,
-        r % 2 == 0,
-        r,
-    )
-}
-
-fn record(src: u32, dst: u32, port: u16, deny: bool, r: u64) -> Record {
-    Record {
-        ts: Some(T0),
-        src_ip: Some(IpAddr::V4(Ipv4Addr::from(src))),
-        dst_ip: Some(IpAddr::V4(Ipv4Addr::from(dst))),
-        src_port: Some(40_000),
-        dst_port: Some(port),
-        proto: Some(if r % 7 == 0 { Proto::UDP } else { Proto::TCP }),
-        action: Some(if deny { Action::Deny } else { Action::Allow }),
-        direction: None,
-        bytes: 60 + (r >> 50),
-        packets: 1,
-        dns_query: false,
-    }
-}
-
-fn batches(make: fn(&mut Rng) -> Record) -> Vec<EventBatch> {
-    let mut rng = Rng(0x1234_5678);
-    (0..64)
-        .map(|_| EventBatch {
-            source: 0,
-            lines: BATCH as u64,
-            records: (0..BATCH).map(|_| make(&mut rng)).collect(),
-            ..EventBatch::default()
-        })
-        .collect()
-}
-
-fn settings() -> AggregateSettings {
-    AggregateSettings {
-        sources: vec![SourceSettings::new("fw")],
-        ..AggregateSettings::default()
-    }
-}
+use records::{BATCH, Rng, T0, batches, realistic, settings, spray};
+use socwall::aggregate::Aggregator;
+use socwall::event::Record;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -500,21 +500,12 @@ pub(crate) fn hammer(parse: for<'a> fn(&'a [u8], &Ctx) -> Outcome<'a>, lines: &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
 
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
     fn ev(line: &str) -> Event<'_> {
-        match parse(line.as_bytes(), &ctx()) {
-            Outcome::Event(e) => e,
-            o => panic!("not an event: {o:?} for {line}"),
-        }
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
+        testutil::event(parse(line.as_bytes(), &ctx()), line)
     }
 
     /// Written from Cisco's "ASA Syslog Messages" reference formats (addresses from RFC 5737).

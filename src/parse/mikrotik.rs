@@ -149,15 +149,9 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
-
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
-    }
 
     /// Written from the RouterOS firewall `log=yes` line layout (RFC 5737 / 3849 addresses).
     const FIXTURES: &[&str] = &[
@@ -169,10 +163,7 @@ mod tests {
     ];
 
     fn ev(line: &str) -> Event<'_> {
-        match parse(line.as_bytes(), &ctx()) {
-            Outcome::Event(e) => e,
-            o => panic!("not an event: {o:?} for {line}"),
-        }
+        testutil::event(parse(line.as_bytes(), &ctx()), line)
     }
 
     #[test]

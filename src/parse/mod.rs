@@ -359,6 +359,33 @@ pub(crate) mod bytes {
     }
 }
 
+/// Helpers shared by the parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::net::IpAddr;
+
+    use super::{Ctx, Outcome};
+    use crate::event::Event;
+
+    /// The context every parser test uses: "now" is 2026-12-01T00:00:00Z.
+    pub fn ctx() -> Ctx {
+        Ctx::new(crate::time::civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
+    }
+
+    /// An address literal as the `Option<IpAddr>` events carry.
+    pub fn a(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// The event a parser made of `line`, or a panic saying what it made instead.
+    pub fn event<'a>(outcome: Outcome<'a>, line: &str) -> Event<'a> {
+        match outcome {
+            Outcome::Event(e) => e,
+            o => panic!("not an event: {o:?} for {line}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod robustness {
     //! Feeds every parser hostile input: random bytes, prefixes of real lines, NULs, 1 MB lines.

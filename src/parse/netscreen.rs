@@ -96,16 +96,9 @@ fn at_offset(base: &[u8], v: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
-    use std::net::IpAddr;
-
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
-    }
 
     /// Written from the ScreenOS "Message Log Reference" traffic-log layout (RFC 5737 addresses).
     const FIXTURES: &[&str] = &[
@@ -115,10 +108,7 @@ mod tests {
     ];
 
     fn ev(line: &str) -> Event<'_> {
-        match parse(line.as_bytes(), &ctx()) {
-            Outcome::Event(e) => e,
-            o => panic!("not an event: {o:?} for {line}"),
-        }
+        testutil::event(parse(line.as_bytes(), &ctx()), line)
     }
 
     #[test]

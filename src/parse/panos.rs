@@ -186,15 +186,11 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil::a;
     use crate::time::civil_to_micros;
-    use std::net::IpAddr;
 
     fn ctx() -> Ctx {
         Ctx::new(civil_to_micros(2024, 6, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
     }
 
     // Written from the PAN-OS 10.x TRAFFIC field list: FUTURE_USE, receive time, serial, type,

@@ -291,6 +291,7 @@ fn rule<'a>(ts: Option<Micros>, s: &'a [u8]) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil::a;
     use crate::time::civil_to_micros;
 
     /// "Now" in 2002 so the BIND server's year-less dates land in October 2002.
@@ -308,10 +309,6 @@ mod tests {
 
     fn ev(line: &str) -> Event<'static> {
         ev_in(line, &ctx2002())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
     }
 
     fn seed(

@@ -181,16 +181,9 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
-    use std::net::IpAddr;
-
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
-    }
 
     /// Written from Juniper's RT_FLOW system log reference (structured-data keys and the brief
     /// text layout), with RFC 5737 addresses.
@@ -204,10 +197,7 @@ mod tests {
     ];
 
     fn ev(line: &str) -> Event<'_> {
-        match parse(line.as_bytes(), &ctx()) {
-            Outcome::Event(e) => e,
-            o => panic!("not an event: {o:?} for {line}"),
-        }
+        testutil::event(parse(line.as_bytes(), &ctx()), line)
     }
 
     #[test]

@@ -96,16 +96,8 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
-    use std::net::IpAddr;
-
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
-    }
 
     // Written from the yafscii tabular column list; values are made up.
     const TCP: &str = "2024-05-06 07:08:09.123|2024-05-06 07:08:10.500|   1.377|   0.012|  6|                             192.0.2.10|51515|                            198.51.100.20|  443|     SAP|     APF|    SAPF|     APF|0a0b0c0d|01020304|000|000|      12|    2100|      10|   15000|  443|eof";

@@ -534,15 +534,8 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx, state: &mut State) -> Outcome<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::testutil::{a, ctx};
     use crate::time::civil_to_micros;
-
-    fn ctx() -> Ctx {
-        Ctx::new(civil_to_micros(2026, 12, 1, 0, 0, 0, 0).unwrap())
-    }
-
-    fn a(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
-    }
 
     fn feed<'a>(st: &mut State, line: &'a str) -> Outcome<'a> {
         parse(line.as_bytes(), &ctx(), st)
