@@ -10,8 +10,9 @@ mod records;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use records::{BATCH, T0, batches, realistic, settings, spray};
+use records::{BATCH, Rng, T0, batches, realistic, settings, spray};
 use socwall::aggregate::Aggregator;
+use socwall::event::Record;
 
 fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("ingest");
