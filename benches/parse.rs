@@ -1,4 +1,5 @@
-//! Parser throughput (lines/s) for pf and iptables lines, plus auto-detection over a mixed feed.
+//! Parser throughput (lines/s): pf and iptables lines, auto-detection over a mixed feed, and every
+//! other text format on the fixture lines of `tests/fixtures/parse/formats.log`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -50,6 +51,31 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    g.finish();
+
+    // Every other text format, on its own fixture lines (the first format that reads a line as
+    // an event owns it; netflow is binary and benched by its own tests).
+    let fixtures: &[u8] = include_bytes!("../tests/fixtures/parse/formats.log");
+    let mut by_format: Vec<(Format, Vec<&[u8]>)> = Vec::new();
+    for line in fixtures.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if let Some(&f) = Format::ALL
+            .iter()
+            .find(|&&f| matches!(parse_line(f, line, &ctx), Outcome::Event(_)))
+        {
+            match by_format.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, v)) => v.push(line),
+                None => by_format.push((f, vec![line])),
+            }
+        }
+    }
+    let mut g = c.benchmark_group("format");
+    g.measurement_time(Duration::from_secs(1));
+    g.warm_up_time(Duration::from_millis(300));
+    for (f, lines) in &by_format {
+        assert_eq!(events(*f, lines, &ctx), lines.len());
+        g.throughput(Throughput::Elements(lines.len() as u64));
+        g.bench_function(f.name(), |b| b.iter(|| events(*f, lines, &ctx)));
+    }
     g.finish();
 }
 
