@@ -52,7 +52,7 @@ fn proxmox(prefix: &[u8]) -> Option<(i64, Option<&str>)> {
     for tok in prefix.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         if tok.len() == 20 && tok.get(2) == Some(&b'/') {
             let start = tok.as_ptr() as usize - prefix.as_ptr() as usize;
-            let (t, _) = crate::parse::reference::time::parse_proxmox(&prefix[start..])?;
+            let (t, _) = crate::time::parse_proxmox(&prefix[start..])?;
             return Some((t, field(prev)));
         }
         prev = tok;

@@ -25,10 +25,10 @@ fn token(s: &[u8]) -> (&[u8], &[u8]) {
 /// epoch seconds (`-tt`). A bare `HH:MM:SS.ffffff` (time of day, or a `-tttt` delta) carries no
 /// date, so it is skipped and gives no time. Returns (time, rest).
 fn stamp<'a>(s: &'a [u8], ctx: &Ctx) -> (Option<Micros>, &'a [u8]) {
-    if let Some((d, n)) = crate::parse::reference::time::parse_bsd(s) {
+    if let Some((d, n)) = crate::time::parse_bsd(s) {
         return (d.resolve(ctx.year, ctx.now), skip_spaces(&s[n..]));
     }
-    if let Some((t, n)) = crate::parse::reference::time::parse_rfc3339(s) {
+    if let Some((t, n)) = crate::time::parse_rfc3339(s) {
         return (Some(t), skip_spaces(&s[n..]));
     }
     let (tok, rest) = token(s);

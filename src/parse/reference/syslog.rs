@@ -81,7 +81,7 @@ fn rfc5424<'a>(s: &'a [u8]) -> Option<Header<'a>> {
     let ts = if ts_tok == b"-" {
         None
     } else {
-        let (t, n) = crate::parse::reference::time::parse_rfc3339(ts_tok)?;
+        let (t, n) = crate::time::parse_rfc3339(ts_tok)?;
         if n != ts_tok.len() {
             return None;
         }
@@ -137,12 +137,12 @@ pub fn split<'a>(line: &'a [u8], ctx: &Ctx) -> Header<'a> {
         ..Header::default()
     };
     let mut monotonic = false;
-    let rest = if let Some((d, n)) = crate::parse::reference::time::parse_bsd(s) {
+    let rest = if let Some((d, n)) = crate::time::parse_bsd(s) {
         h.ts = d.resolve(ctx.year, ctx.now);
         // Some relays insert the year after the date (`Oct 21 2023 06:06:58` is not handled
         // here; `Oct 21 06:06:58 2023` neither): both are rare and would be read as a host.
         &s[n..]
-    } else if let Some((t, n)) = crate::parse::reference::time::parse_rfc3339(s) {
+    } else if let Some((t, n)) = crate::time::parse_rfc3339(s) {
         h.ts = Some(t);
         &s[n..]
     } else if let Some(r) = strip_uptime(s) {
