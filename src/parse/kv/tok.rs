@@ -28,6 +28,10 @@ pub fn is_key(b: u8) -> bool {
 
 /// True when the byte at `at` is escaped by an odd number of backslashes before it.
 fn escaped(s: &[u8], at: usize) -> bool {
+    // Nearly always: no backslash right before.
+    if at == 0 || s.get(at - 1) != Some(&b'\\') {
+        return false;
+    }
     // Bounded look-back: a run of 64+ backslashes is garbage, not worth O(n^2) on 1 MB lines.
     let n = s[..at]
         .iter()
