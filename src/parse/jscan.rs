@@ -265,16 +265,22 @@ fn relate(stack: &[&[u8]], key: &[u8], path: &[u8]) -> Rel {
             Rel::No
         };
     }
+    // Below the top level: each stacked key then `.`, compared inline (no `memcmp` calls).
     let mut rest = path;
     for seg in stack {
-        match rest.strip_prefix(*seg).and_then(|r| r.strip_prefix(b".")) {
-            Some(r) => rest = r,
-            None => return Rel::No,
+        let n = seg.len();
+        if rest.len() <= n || rest[n] != b'.' || !same(&rest[..n], seg) {
+            return Rel::No;
         }
+        rest = &rest[n + 1..];
     }
-    match rest.strip_prefix(key) {
-        Some([]) => Rel::Exact,
-        Some([b'.', more @ ..]) if !more.is_empty() => Rel::Prefix,
+    let n = key.len();
+    if rest.len() < n || !same(&rest[..n], key) {
+        return Rel::No;
+    }
+    match &rest[n..] {
+        [] => Rel::Exact,
+        [b'.', more @ ..] if !more.is_empty() => Rel::Prefix,
         _ => Rel::No,
     }
 }
@@ -297,6 +303,16 @@ pub fn scan<'a>(
         });
     }
     i += 1;
+    // The first 64 paths by their first byte (folded to 5 bits; `relate` settles collisions):
+    // a key is only compared with the paths that can start with its outermost key.
+    let mut by_lead = [0u64; 32];
+    let mut all = 0u64;
+    for (k, p) in paths.iter().enumerate().take(64) {
+        all |= 1 << k;
+        if let Some(&b) = p.first() {
+            by_lead[usize::from(b & 31)] |= 1 << k;
+        }
+    }
     let mut stack: [&[u8]; MAX_DEPTH] = [&[]; MAX_DEPTH];
     let mut depth = 0usize; // keys on the stack = objects entered below the top one
     // true right after `{` (a `}` may close it at once) or after `,` (a key must follow).
@@ -350,11 +366,32 @@ pub fn scan<'a>(
         let first = *s.get(i).ok_or(ScanError::Truncated)?;
         let mut descend = false;
         let mut hit = None;
-        for (k, p) in paths.iter().enumerate() {
+        // Any path that relates starts with the outermost key (the stacked one, or this key at
+        // the top level): its first byte rules out most paths before `relate` runs. An empty
+        // outermost key has no first byte and rules out nothing. Paths past the 64th are all
+        // tried.
+        let outer = if depth == 0 { key } else { stack[0] };
+        let mut candidates = match outer.first() {
+            Some(&b) => by_lead[usize::from(b & 31)],
+            None => all,
+        };
+        while candidates != 0 {
+            let k = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let Some(p) = paths.get(k) else { break };
             match relate(&stack[..depth], key, p) {
                 Rel::Exact => hit = Some(k),
                 Rel::Prefix if first == b'{' => descend = true,
                 _ => {}
+            }
+        }
+        if paths.len() > 64 {
+            for (k, p) in paths.iter().enumerate().skip(64) {
+                match relate(&stack[..depth], key, p) {
+                    Rel::Exact => hit = Some(k),
+                    Rel::Prefix if first == b'{' => descend = true,
+                    _ => {}
+                }
             }
         }
         if descend && hit.is_none() {

@@ -6,10 +6,8 @@
 //! matter. The plain form is positional (Junos documents the order per event); it is read from the
 //! first `A/p->B/q` token, because the close reason before it may contain spaces (`TCP FIN`).
 
-use memchr::memmem;
-
 use crate::event::{Action, Event, Proto};
-use crate::parse::bytes::{field, ip, port, uint};
+use crate::parse::bytes::{field, find_anchored, ip, port, uint};
 use crate::parse::{Ctx, Outcome, syslog};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,7 +19,7 @@ enum Kind {
 
 /// `RT_FLOW_SESSION_{CREATE,CLOSE,DENY}[_LS]` and what follows it.
 fn find_kind(line: &[u8]) -> Option<(Kind, &[u8])> {
-    let at = memmem::find(line, b"RT_FLOW_SESSION_")?;
+    let at = find_anchored(line, b"RT_FLOW_SESSION_", 0)?;
     let rest = &line[at + b"RT_FLOW_SESSION_".len()..];
     let (kind, n) = if rest.starts_with(b"CREATE") {
         (Kind::Create, 6)
@@ -38,49 +36,101 @@ fn find_kind(line: &[u8]) -> Option<(Kind, &[u8])> {
     matches!(rest.first(), None | Some(b' ' | b':' | b'[')).then_some((kind, rest))
 }
 
-/// The value of `key="..."` inside a structured-data element (`sd`), unescaped quotes aside.
-fn sd_value<'a>(sd: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+// Indices of the structured-data keys the event needs (see `sd_key`).
+const SRC: usize = 0;
+const DST: usize = 1;
+const PROTO: usize = 2;
+const SPORT: usize = 3;
+const DPORT: usize = 4;
+const POLICY: usize = 5;
+const IFACE: usize = 6;
+const BYTES_C: usize = 7;
+const BYTES_S: usize = 8;
+const PKTS_C: usize = 9;
+const PKTS_S: usize = 10;
+const NKEYS: usize = 11;
+/// Longest key in `sd_key` (`packet-incoming-interface`).
+const MAX_KEY: usize = 25;
+
+fn sd_key(k: &[u8]) -> Option<usize> {
+    Some(match k {
+        b"source-address" => SRC,
+        b"destination-address" => DST,
+        b"protocol-id" => PROTO,
+        b"source-port" => SPORT,
+        b"destination-port" => DPORT,
+        b"policy-name" => POLICY,
+        b"packet-incoming-interface" => IFACE,
+        b"bytes-from-client" => BYTES_C,
+        b"bytes-from-server" => BYTES_S,
+        b"packets-from-client" => PKTS_C,
+        b"packets-from-server" => PKTS_S,
+        _ => return None,
+    })
+}
+
+/// The values of the wanted `key="..."` pairs inside a structured-data element (`sd`), in one
+/// pass. For each key, the first `key="` that starts `sd` or follows a space wins (even inside
+/// another value: the same rule as a per-key substring search), its value running to the next
+/// `"` (unescaped quotes aside).
+fn sd_values(sd: &[u8]) -> [Option<&[u8]>; NKEYS] {
+    let mut out = [None; NKEYS];
     let mut from = 0;
-    while let Some(i) = memmem::find(&sd[from..], key) {
-        let at = from + i;
-        let after = &sd[at + key.len()..];
-        let boundary = at == 0 || sd[at - 1] == b' ';
-        if boundary && after.starts_with(b"=\"") {
-            let v = &after[2..];
-            let end = memchr::memchr(b'"', v)?;
-            return Some(&v[..end]);
+    while let Some(i) = memchr::memchr(b'=', &sd[from..]) {
+        let eq = from + i;
+        from = eq + 1;
+        if sd.get(eq + 1) != Some(&b'"') {
+            continue;
         }
-        from = at + key.len();
+        // The key is the run of non-space bytes before `=` (back to a space or the start).
+        let lo = eq.saturating_sub(MAX_KEY + 1);
+        let start = match memchr::memrchr(b' ', &sd[lo..eq]) {
+            Some(p) => lo + p + 1,
+            None if lo == 0 => 0,
+            None => continue,
+        };
+        let Some(k) = sd_key(&sd[start..eq]) else {
+            continue;
+        };
+        if out[k].is_none() {
+            let v = &sd[eq + 2..];
+            // No closing quote: no later `key="` can exist either.
+            let Some(end) = memchr::memchr(b'"', v) else {
+                break;
+            };
+            out[k] = Some(&v[..end]);
+        }
     }
-    None
+    out
 }
 
 fn structured<'a>(kind: Kind, sd: &'a [u8]) -> Result<Event<'a>, &'static str> {
-    let v = |k: &[u8]| sd_value(sd, k);
-    let src = v(b"source-address").and_then(ip);
-    let dst = v(b"destination-address").and_then(ip);
+    let vals = sd_values(sd);
+    let v = |k: usize| vals[k];
+    let src = v(SRC).and_then(ip);
+    let dst = v(DST).and_then(ip);
     let (Some(src), Some(dst)) = (src, dst) else {
         return Err("srx: bad or missing source-address/destination-address");
     };
-    let proto = v(b"protocol-id").and_then(Proto::from_name);
+    let proto = v(PROTO).and_then(Proto::from_name);
     let ports = proto.is_some_and(Proto::has_ports);
-    let sum = |a: &[u8], b: &[u8]| match (v(a).and_then(uint), v(b).and_then(uint)) {
+    let sum = |a: usize, b: usize| match (v(a).and_then(uint), v(b).and_then(uint)) {
         (Some(x), Some(y)) => Some(x.saturating_add(y)),
         (x, y) => x.or(y),
     };
     let mut e = Event {
         src_ip: Some(src),
         dst_ip: Some(dst),
-        src_port: v(b"source-port").and_then(port).filter(|_| ports),
-        dst_port: v(b"destination-port").and_then(port).filter(|_| ports),
+        src_port: v(SPORT).and_then(port).filter(|_| ports),
+        dst_port: v(DPORT).and_then(port).filter(|_| ports),
         proto,
-        rule: v(b"policy-name").and_then(field),
-        iface: v(b"packet-incoming-interface").and_then(field),
+        rule: v(POLICY).and_then(field),
+        iface: v(IFACE).and_then(field),
         ..Event::default()
     };
     if kind == Kind::Close {
-        e.bytes = sum(b"bytes-from-client", b"bytes-from-server");
-        e.packets = sum(b"packets-from-client", b"packets-from-server");
+        e.bytes = sum(BYTES_C, BYTES_S);
+        e.packets = sum(PKTS_C, PKTS_S);
     }
     Ok(e)
 }
@@ -95,7 +145,7 @@ fn side(s: &[u8]) -> Option<Side> {
 
 /// `A/p->B/q`.
 fn pair(tok: &[u8]) -> Option<(Side, Side)> {
-    let arrow = memmem::find(tok, b"->")?;
+    let arrow = find_anchored(tok, b"->", 1)?;
     Some((side(&tok[..arrow])?, side(&tok[arrow + 2..])?))
 }
 
@@ -109,7 +159,7 @@ fn paren_pair(tok: &[u8]) -> Option<(u64, u64)> {
 fn plain<'a>(kind: Kind, text: &'a [u8]) -> Result<Event<'a>, &'static str> {
     let mut toks = text.split(|&b| b == b' ').filter(|t| !t.is_empty());
     // Skip `session created` / `session closed REASON:` / `session denied` up to the first pair.
-    let Some(first) = toks.by_ref().find(|t| memmem::find(t, b"->").is_some()) else {
+    let Some(first) = toks.by_ref().find(|t| find_anchored(t, b"->", 1).is_some()) else {
         return Err("srx: no source/port->destination/port");
     };
     let Some(((src, sp), (dst, dp))) = pair(first) else {
@@ -158,7 +208,7 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     let Some((kind, rest)) = find_kind(line) else {
         return Outcome::Skipped("srx: no RT_FLOW_SESSION_CREATE/CLOSE/DENY");
     };
-    let r = if let Some(open) = memmem::find(rest, b"[junos@") {
+    let r = if let Some(open) = find_anchored(rest, b"[junos@", 6) {
         let sd = &rest[open..];
         let sd = &sd[..memchr::memchr(b']', sd).unwrap_or(sd.len())];
         structured(kind, sd)

@@ -2,12 +2,10 @@
 //! pipe-delimited header (`\|` escaped), pick the vendor's extension table from Device Vendor,
 //! and hand the extension to the shared tokenizer.
 
-use memchr::memmem;
-
 use super::tables::{self, Table};
 use super::tok::Style;
 use super::{Acc, Reasons, header_ts, severity};
-use crate::parse::bytes::{find_ci, trim};
+use crate::parse::bytes::{find_anchored, find_ci, trim};
 use crate::parse::{Ctx, Format, Outcome};
 
 /// Splits `s` at the first `n` unescaped pipes: returns the fields and the rest after the last.
@@ -94,7 +92,10 @@ pub(super) fn parse<'a>(
     ctx: &Ctx,
     r: &Reasons,
 ) -> Option<Outcome<'a>> {
-    let (at, leef) = match (memmem::find(line, b"CEF:"), memmem::find(line, b"LEEF:")) {
+    let (at, leef) = match (
+        find_anchored(line, b"CEF:", 0),
+        find_anchored(line, b"LEEF:", 0),
+    ) {
         (Some(c), Some(l)) => (c.min(l), l < c),
         (Some(c), None) => (c, false),
         (None, Some(l)) => (l, true),
@@ -151,7 +152,7 @@ pub(super) fn parse<'a>(
         } else {
             actions
         },
-        None,
+        || None,
         r,
     );
     Some(match out {

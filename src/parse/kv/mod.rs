@@ -91,9 +91,14 @@ impl<'a> Acc<'a> {
         }
     }
 
-    /// The normalised event. `actions` classifies the action word; `fallback_ts` is the
-    /// syslog header's time, used when the pairs carry none.
-    pub fn finish(&self, actions: &Table, fallback_ts: Option<Micros>, r: &Reasons) -> Outcome<'a> {
+    /// The normalised event. `actions` classifies the action word; `fallback_ts` gives the
+    /// syslog header's time, used (and only then computed) when the pairs carry none.
+    pub fn finish(
+        &self,
+        actions: &Table,
+        fallback_ts: impl FnOnce() -> Option<Micros>,
+        r: &Reasons,
+    ) -> Outcome<'a> {
         use Slot::*;
         let (src_ip, mut src_port, src_if) = match (self.get(Src), self.get(SrcHostPort)) {
             (Some(v), _) => (ip(trim(v)), None, None),
@@ -135,7 +140,7 @@ impl<'a> Acc<'a> {
             .get(Ts)
             .and_then(any_time)
             .or_else(|| date_time(self.get(Date)?, self.get(Time)?))
-            .or(fallback_ts);
+            .or_else(fallback_ts);
         let action = self
             .get(Action)
             .and_then(|v| actions.action(v))

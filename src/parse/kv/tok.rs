@@ -28,6 +28,10 @@ pub fn is_key(b: u8) -> bool {
 
 /// True when the byte at `at` is escaped by an odd number of backslashes before it.
 fn escaped(s: &[u8], at: usize) -> bool {
+    // Nearly always: no backslash right before.
+    if at == 0 || s.get(at - 1) != Some(&b'\\') {
+        return false;
+    }
     // Bounded look-back: a run of 64+ backslashes is garbage, not worth O(n^2) on 1 MB lines.
     let n = s[..at]
         .iter()
@@ -169,7 +173,8 @@ impl<'a> Pairs<'a> {
             let end = memchr::memchr(d, &s[start..]).map_or(s.len(), |p| start + p);
             self.i = end + 1;
             let seg = &s[start..end];
-            if let Some(eq) = memchr::memchr(b'=', seg) {
+            // The `=` ends the (short) key, a few bytes in: a plain loop beats a `memchr` call.
+            if let Some(eq) = seg.iter().position(|&b| b == b'=') {
                 let key = crate::parse::bytes::trim(&seg[..eq]);
                 if !key.is_empty() {
                     return Some((key, &seg[eq + 1..]));

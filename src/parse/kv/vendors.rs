@@ -2,13 +2,11 @@
 //! start, its positional parts, and which of its log types are not traffic. The key maps
 //! themselves live in `tables.rs`.
 
-use memchr::memmem;
-
 use super::tables::{self, Slot};
 use super::tok::Style;
 use super::{Acc, Reasons, any_time, header_ts};
 use crate::event::{Direction, Micros, Proto};
-use crate::parse::bytes::{ip, trim};
+use crate::parse::bytes::{find_anchored, ip, trim};
 use crate::parse::{Ctx, Format, Outcome};
 
 pub(super) fn parse<'a>(format: Format, line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
@@ -50,11 +48,11 @@ fn simple<'a>(
     if !keep(&acc) {
         return Outcome::Skipped(r.not_traffic);
     }
-    acc.finish(t, header_ts(line, ctx), r)
+    acc.finish(t, || header_ts(line, ctx), r)
 }
 
 fn stormshield<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
-    if memmem::find(line, b"id=firewall").is_none() {
+    if find_anchored(line, b"id=firewall", 6).is_none() {
         return Outcome::Skipped(r.no_marker);
     }
     let mut acc = Acc::new();
@@ -69,7 +67,7 @@ fn stormshield<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
         }
     }
     // `msg` is not an action fallback here (alarm texts are not verdicts).
-    match acc.finish(&tables::STORMSHIELD, header_ts(line, ctx), r) {
+    match acc.finish(&tables::STORMSHIELD, || header_ts(line, ctx), r) {
         Outcome::Event(mut e) if acc.get(Slot::Action).is_none() => {
             e.action = None;
             Outcome::Event(e)
@@ -88,13 +86,13 @@ fn checkpoint<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
     if !acc.marker {
         return Outcome::Skipped(r.no_marker);
     }
-    acc.finish(&tables::CHECKPOINT, header_ts(line, ctx), r)
+    acc.finish(&tables::CHECKPOINT, || header_ts(line, ctx), r)
 }
 
 fn clavister<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
     let marked = [&b"connsrcip="[..], b"connipproto=", b"recvif="]
         .iter()
-        .any(|m| memmem::find(line, m).is_some());
+        .any(|m| find_anchored(line, m, 0).is_some());
     if !marked {
         return Outcome::Skipped(r.no_marker);
     }
@@ -106,18 +104,18 @@ fn clavister<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
         .map(|(t, _)| t);
     acc.finish(
         &tables::CLAVISTER,
-        bracket.or_else(|| header_ts(line, ctx)),
+        || bracket.or_else(|| header_ts(line, ctx)),
         r,
     )
 }
 
 /// Barracuda CloudGen activity log: `[stamp] Type [+zz:zz] Action: type=..|proto=..|srcIP=..`.
 fn barracuda<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
-    let Some(at) = memmem::find(line, b": type=") else {
+    let Some(at) = find_anchored(line, b": type=", 0) else {
         return Outcome::Skipped(r.no_marker);
     };
     let pairs = &line[at + 2..];
-    if memmem::find(pairs, b"|srcIP=").is_none() {
+    if find_anchored(pairs, b"|srcIP=", 4).is_none() {
         return Outcome::Skipped(r.no_marker);
     }
     let head = &line[..at];
@@ -126,7 +124,7 @@ fn barracuda<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
     acc.set(Slot::Action, word);
     acc.feed(pairs, Style::Delim(b'|'), &[&tables::BARRACUDA]);
     let ts = barracuda_time(head).or_else(|| header_ts(line, ctx));
-    match acc.finish(&tables::BARRACUDA, ts, r) {
+    match acc.finish(&tables::BARRACUDA, || ts, r) {
         Outcome::Event(mut e) => {
             e.direction = match acc.get(Slot::Kind).map(trim) {
                 Some(b"LIN" | b"IFWD" | b"IPXY" | b"IPRX") => Some(Direction::In),
@@ -214,12 +212,12 @@ fn meraki<'a>(line: &'a [u8], _ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
             acc.set(Slot::Action, w);
         }
     }
-    if let Some(p) = memmem::find(rest, b"pattern: ") {
+    if let Some(p) = find_anchored(rest, b"pattern: ", 0) {
         let w = rest[p + 9..].split(|&b| b == b' ').next().unwrap_or(&[]);
         acc.set(Slot::Action, w);
     }
     acc.feed(rest, Style::Space, &[&tables::MERAKI]);
-    acc.finish(&tables::MERAKI, ts, r)
+    acc.finish(&tables::MERAKI, || ts, r)
 }
 
 /// WatchGuard Fireware traffic log. Two positional layouts, then `key="value"` pairs:
@@ -227,7 +225,7 @@ fn meraki<'a>(line: &'a [u8], _ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
 ///   (Traffic Monitor and current syslog);
 /// - `Deny SRCIF DSTIF LEN proto HDRLEN TTL SRC DST [SPORT DPORT] ... (policy)` (older syslog).
 fn watchguard<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
-    if memmem::find(line, b"msg_id=").is_none() {
+    if find_anchored(line, b"msg_id=", 3).is_none() {
         return Outcome::Skipped(r.no_marker);
     }
     let mut words = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
@@ -288,7 +286,7 @@ fn watchguard<'a>(line: &'a [u8], ctx: &Ctx, r: &Reasons) -> Outcome<'a> {
         .map(|(t, _)| t);
     acc.finish(
         &tables::WATCHGUARD,
-        stamp.or_else(|| header_ts(line, ctx)),
+        || stamp.or_else(|| header_ts(line, ctx)),
         r,
     )
 }
