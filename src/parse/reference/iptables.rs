@@ -4,8 +4,9 @@
 use memchr::memmem;
 
 use crate::event::{Action, Direction, Event, Proto};
-use crate::parse::reference::bytes::{field, find_ci, ip, port, trim, uint};
-use crate::parse::reference::syslog;
+use crate::parse::bytes::{field, find_ci, port, trim, uint};
+use crate::parse::reference::old_ip as ip;
+use crate::parse::syslog;
 use crate::parse::{Ctx, Outcome};
 
 /// The old `VerdictWords::verdict`, over the live word lists.

@@ -4,8 +4,9 @@
 use std::net::IpAddr;
 
 use crate::event::{Action, Direction, Event, Micros, Proto};
-use crate::parse::reference::bytes::{field, ip, port, uint};
-use crate::parse::reference::syslog;
+use crate::parse::bytes::{field, port, uint};
+use crate::parse::reference::old_ip as ip;
+use crate::parse::syslog;
 use crate::parse::{Ctx, Outcome};
 
 fn skip_spaces(s: &[u8]) -> &[u8] {
