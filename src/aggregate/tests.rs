@@ -521,6 +521,7 @@ fn snapshot_json_shape() {
     assert_eq!(
         keys(&v),
         set(&[
+            "anomalies",
             "protocol",
             "seq",
             "server_time",
