@@ -147,7 +147,8 @@ fn endpoint(tok: &[u8]) -> Option<Endpoint<'_>> {
     Some((Some(&addr[..c]), a, p))
 }
 
-/// Shared builder: addresses, ports only when the protocol has them.
+/// Shared builder: addresses, and ports as written unless the protocol is ICMP (whose `/n`
+/// numbers are ids, types and codes).
 #[allow(clippy::too_many_arguments)]
 fn event<'a>(
     src: Endpoint<'a>,
@@ -156,7 +157,7 @@ fn event<'a>(
     action: Option<Action>,
     direction: Option<Direction>,
 ) -> Event<'a> {
-    let ports = proto.is_some_and(Proto::has_ports);
+    let ports = !proto.is_some_and(Proto::is_icmp);
     Event {
         src_ip: Some(src.1),
         dst_ip: dst.map(|d| d.1),
@@ -210,7 +211,7 @@ fn src_dst<'a>(
     let src = endpoint(s)?;
     let d = after(toks, b"dst", i + 1).map(|(_, d)| d);
     let mut e = event(src, d.and_then(endpoint), proto, action, direction);
-    if e.dst_ip.is_none() && proto.is_some_and(Proto::has_ports) {
+    if e.dst_ip.is_none() && !proto.is_some_and(Proto::is_icmp) {
         // An object-group FQDN destination (`inside:www.example.com/23`): no address, but the
         // port is still known.
         e.dst_port = d.and_then(|d| memchr::memrchr(b'/', d).and_then(|s| port(&d[s + 1..])));
@@ -615,6 +616,49 @@ mod tests {
         assert_eq!(
             (e.src_ip, e.dst_ip, e.dst_port, e.action),
             (a("198.51.100.1"), None, Some(22), Some(Action::Deny))
+        );
+    }
+
+    #[test]
+    fn ports_as_written_unless_icmp() {
+        // PIM (103) has no ports, but ASA wrote /50240 and /23: reported as written.
+        let e = ev(
+            "%ASA-4-106023: Deny protocol 103 src outside:198.51.100.8/50240 dst inside:192.0.2.9/23 by access-group \"outside_in\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port, e.action),
+            (Some(Proto(103)), Some(50240), Some(23), Some(Action::Deny))
+        );
+        // GRE without port fields: nothing to report.
+        let e = ev(
+            "%ASA-4-106023: Deny protocol 47 src outside:198.51.100.8 dst inside:192.0.2.9 by access-group \"outside_in\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::GRE), None, None)
+        );
+        // FQDN destination, protocol without ports: the written port is kept.
+        let e = ev(
+            "Deny protocol 103 src outside:198.51.100.8/50240 dst inside:host.example/23 by access-group \"x\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.dst_ip, e.src_port, e.dst_port),
+            (None, Some(50240), Some(23))
+        );
+        // ICMP and ICMPv6: the `/n` numbers are types and ids, never ports.
+        let e = ev(
+            "%ASA-3-710003: ICMP access denied by ACL from 198.51.100.8/8 to outside:203.0.113.1/0",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::ICMP), None, None)
+        );
+        let e = ev(
+            "%ASA-6-106100: access-list v6_in denied icmp6 outside/2001:db8::5(128) -> inside/2001:db8:1::9(0) hit-cnt 1 first hit [0x1, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::ICMPV6), None, None)
         );
     }
 
