@@ -2,9 +2,11 @@
 //! approved DNS resolvers, and watchlisted addresses. Built once per (re)load, then read-only.
 //!
 //! Lookups are on the hot path (twice per record): networks are a short list of masks tested
-//! longest-prefix-first; watchlists are exact addresses in a hash set plus a short CIDR list.
+//! longest-prefix-first; a watchlist is one hash set per distinct prefix length.
 
 use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
 use std::net::IpAddr;
 
 use crate::aggregate::{Cidr, ip_key};
@@ -32,26 +34,66 @@ impl Zone {
     }
 }
 
-/// One named list of addresses (a watchlist file or an inline list).
+/// One named list of addresses (a watchlist file). Lookups cost one hash probe per distinct
+/// prefix length in the list (a threat feed mixing /32s, /24s and /16s: three probes), however
+/// many entries it has.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AddressList {
     pub name: String,
-    pub exact: HashSet<u128>,
-    /// `(network, mask)` in key space.
-    pub nets: Vec<(u128, u128)>,
+    /// Per prefix length: `(mask, networks)` in key space, longest mask first.
+    by_mask: Vec<(u128, HashSet<u128, RandomState>)>,
+    entries: usize,
 }
 
 impl AddressList {
-    pub fn contains(&self, k: u128) -> bool {
-        self.exact.contains(&k) || self.nets.iter().any(|&(n, m)| k & m == n)
+    pub fn new(name: impl Into<String>) -> Self {
+        AddressList {
+            name: name.into(),
+            by_mask: Vec::new(),
+            entries: 0,
+        }
     }
 
+    /// Adds an address or prefix (a duplicate is ignored).
+    pub fn add(&mut self, c: Cidr) {
+        let (net, mask) = c.key_mask();
+        let i = match self.by_mask.iter().position(|(m, _)| *m == mask) {
+            Some(i) => i,
+            None => {
+                self.by_mask.push((mask, HashSet::default()));
+                self.by_mask
+                    .sort_by_key(|(m, _)| std::cmp::Reverse(m.leading_ones()));
+                self.by_mask
+                    .iter()
+                    .position(|(m, _)| *m == mask)
+                    .expect("just added")
+            }
+        };
+        if self.by_mask[i].1.insert(net) {
+            self.entries += 1;
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, k: u128) -> bool {
+        self.by_mask.iter().any(|(m, set)| set.contains(&(k & m)))
+    }
+
+    /// Addresses and prefixes listed.
     pub fn len(&self) -> usize {
-        self.exact.len() + self.nets.len()
+        self.entries
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries == 0
+    }
+
+    /// Approximate heap bytes.
+    pub fn memory(&self) -> usize {
+        self.by_mask
+            .iter()
+            .map(|(_, s)| s.capacity() * 17 + 64)
+            .sum()
     }
 }
 
@@ -115,6 +157,11 @@ impl Context {
 
     pub fn zone_of_ip(&self, ip: IpAddr) -> Zone {
         self.zone_of(ip_key(ip))
+    }
+
+    /// Every internal prefix (zones included) as `(network, mask)` in key space.
+    pub fn internal_masks(&self) -> Vec<(u128, u128)> {
+        self.nets.iter().map(|&(n, m, _)| (n, m)).collect()
     }
 
     pub fn zone_names(&self) -> &[String] {

@@ -16,9 +16,11 @@
 //! zones, approved resolvers, watchlists).
 
 pub mod anomaly;
+pub mod config;
 pub mod context;
 
 mod beaconing;
+mod bounded;
 mod deny_burst;
 mod dns;
 mod feeds;
@@ -36,7 +38,13 @@ use serde::Serialize;
 use crate::event::{Micros, Record};
 
 pub use anomaly::{AnomalyChange, AnomalyOut, ChangeKind, Table, TableSettings};
-pub use context::{Context, Zone};
+pub use config::SettingError;
+pub use context::{AddressList, Context, Zone};
+
+/// Documented upper bound of the heap held by the context detectors (first_seen, dns, watchlist,
+/// feeds) at their caps, whatever the traffic (docs/detections-context.md).
+pub const CONTEXT_MEMORY_CAP: usize =
+    first_seen::MEMORY_CAP + dns::MEMORY_CAP + watchlist::MEMORY_CAP + feeds::MEMORY_CAP;
 
 /// Every detector kind, as named in config, the API and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -443,3 +451,5 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
