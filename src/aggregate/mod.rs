@@ -311,14 +311,19 @@ impl Aggregator {
         }
     }
 
-    /// Replaces the detectors' context (hot reload of networks, resolvers, watchlists).
+    /// Replaces the detectors' context (hot reload of networks, zones, resolvers, watchlists).
+    /// The first-seen panel follows the new internal networks too.
     pub fn set_context(&mut self, ctx: Context) {
+        self.nets = ctx.internal_masks();
         self.detect.set_context(ctx);
     }
 
     /// Runs the detectors' once-per-second evaluation (a no-op within the same second) and
-    /// collects the anomaly changes for the next update.
-    fn detect_tick(&mut self, now: Micros) {
+    /// collects the anomaly changes for the next update. `snapshot` and `update` call it; the
+    /// daemon also calls it every tick, so silence is noticed and anomalies decay and close
+    /// while no record arrives (which makes the aggregator dirty when anything changed).
+    pub fn detect_tick(&mut self, now: Micros) {
+        let now = self.tick(now);
         let views: Vec<FeedView<'_>> = self
             .feeds
             .iter()
@@ -342,6 +347,11 @@ impl Aggregator {
     /// Current anomalies, highest severity first, at most `limit` (for `/api/v1/anomalies`).
     pub fn anomalies(&self, now: Micros, limit: usize) -> Vec<AnomalyOut> {
         self.detect.anomalies(now.max(self.clock), limit)
+    }
+
+    /// Number of open anomalies.
+    pub fn open_anomalies(&self) -> usize {
+        self.detect.open()
     }
 
     /// Anomaly changes (open / update / close) since the last call, oldest first.

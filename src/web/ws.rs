@@ -1,5 +1,5 @@
-//! One WebSocket client: `hello`, a full `snapshot`, then `update`s as the hub publishes them,
-//! `heartbeat`s, and pings. The client task only ever reads the newest frame, so it can fall
+//! One WebSocket client: `hello`, a full `snapshot`, then `anomaly` changes and `update`s as the
+//! hub publishes them, `heartbeat`s, and pings. The client task only ever reads the newest frame, so it can fall
 //! behind without holding memory or slowing anyone else.
 
 use std::sync::Arc;
@@ -96,10 +96,13 @@ async fn run_client(socket: WebSocket, st: &WebState) {
     })
     .to_string();
     let first = frames.borrow_and_update().clone();
-    if send(&mut tx, hello).await.is_err()
-        || send(&mut tx, first.snapshot.to_string()).await.is_err()
-    {
+    if send(&mut tx, hello).await.is_err() {
         return;
+    }
+    for m in resync(&first) {
+        if send(&mut tx, m).await.is_err() {
+            return;
+        }
     }
     let mut last_seq = first.seq;
 
@@ -116,14 +119,34 @@ async fn run_client(socket: WebSocket, st: &WebState) {
             changed = frames.changed() => {
                 if changed.is_err() { break; } // the hub is gone: shutting down
                 let f = frames.borrow_and_update().clone();
-                let msg = if f.seq.saturating_sub(last_seq) > MAX_SKIPPED_FRAMES {
+                let msgs = if f.seq.saturating_sub(last_seq) > MAX_SKIPPED_FRAMES
+                    || f.anomaly_log.complete_after > last_seq
+                {
+                    // Too far behind, or anomaly changes it missed are gone: start over.
                     st.stats.snapshots_resent.fetch_add(1, Ordering::Relaxed);
-                    Some(f.snapshot.to_string())
+                    resync(&f)
                 } else {
-                    f.update.as_ref().map(|u| u.to_string())
+                    // The anomaly changes of every frame since the last one sent, in order, then
+                    // the newest update.
+                    let mut v: Vec<String> =
+                        f.anomaly_log.between(last_seq, f.seq).map(|m| m.to_string()).collect();
+                    v.extend(f.update.as_ref().map(|u| u.to_string()));
+                    v
                 };
                 last_seq = f.seq;
-                match msg { Some(m) => Message::text(m), None => continue }
+                let mut msgs = msgs.into_iter();
+                let Some(last) = msgs.next_back() else { continue };
+                let mut failed = false;
+                for m in msgs {
+                    if send(&mut tx, m).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed {
+                    break;
+                }
+                Message::text(last)
             }
             _ = heartbeat.tick() => Message::text(frames.borrow().heartbeat.to_string()),
             _ = ping.tick() => {
@@ -159,6 +182,18 @@ async fn run_client(socket: WebSocket, st: &WebState) {
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+}
+
+/// The snapshot, then the anomaly changes published after it was taken (a snapshot may be a few
+/// ticks older than its frame); clients apply changes by `id`, so a repeat is harmless.
+fn resync(f: &crate::hub::Frame) -> Vec<String> {
+    let mut v = vec![f.snapshot.to_string()];
+    v.extend(
+        f.anomaly_log
+            .between(f.snapshot_seq, f.seq)
+            .map(|m| m.to_string()),
+    );
+    v
 }
 
 async fn send<S>(tx: &mut S, text: String) -> Result<(), ()>
