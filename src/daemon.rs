@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, watch};
 use crate::aggregate::{
     AggregateSettings, Aggregator, EventBatch, SourceSettings as AggSource, Step,
 };
-use crate::detect::Context;
 use crate::config::{Input, Settings};
 use crate::dashboard::Dashboards;
+use crate::detect::Context;
 use crate::hub::{self, Frame, HubStats, Published};
 use crate::listen::{ListenStats, netflow, syslog};
 use crate::parse::stage;

@@ -339,8 +339,7 @@ impl Aggregator {
         if !changes.is_empty() {
             self.anomalies_dirty = true;
             let room = CHANGES_MAX.saturating_sub(self.anomaly_changes.len());
-            self.anomaly_changes
-                .extend(changes.iter().take(room).cloned());
+            self.anomaly_changes.extend(changes.into_iter().take(room));
         }
     }
 

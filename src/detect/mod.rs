@@ -393,16 +393,16 @@ impl Engine {
         }
     }
 
-    /// Once per second of `now` (calls within the same second are no-ops): evaluates every
-    /// detector, merges their findings, decays and expires anomalies. Returns the changes since
-    /// the previous tick (opened, severity changed, closed), for the WebSocket `anomaly` messages.
-    pub fn tick(&mut self, now: Micros, view: &TickView<'_>) -> &[AnomalyChange] {
+    /// Once per second of `now` (calls within the same second only hand over changes):
+    /// evaluates every detector, merges their findings, decays and expires anomalies. Returns the
+    /// changes since the previous call (opened, severity changed, closed) — including those of
+    /// findings merged by `observe` in between — for the WebSocket `anomaly` messages.
+    pub fn tick(&mut self, now: Micros, view: &TickView<'_>) -> Vec<AnomalyChange> {
         self.clock = self.clock.max(now);
         let now = self.clock;
         let sec = now.div_euclid(1_000_000);
-        self.changes.clear();
         if self.last_tick_sec == Some(sec) {
-            return &self.changes;
+            return std::mem::take(&mut self.changes);
         }
         self.last_tick_sec = Some(sec);
         let ctx = &self.ctx;
@@ -410,7 +410,7 @@ impl Engine {
         each_enabled!(self, d => d.tick(now, view, ctx, sink));
         self.merge_sink();
         self.table.tick(now, &mut self.changes);
-        &self.changes
+        std::mem::take(&mut self.changes)
     }
 
     fn merge_sink(&mut self) {

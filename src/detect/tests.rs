@@ -85,3 +85,30 @@ fn engine_ticks_once_per_second_and_disabled_kinds_are_off() {
     assert!(e.tick(T0, &view).is_empty());
     assert_eq!(e.open(), 0);
 }
+
+#[test]
+fn changes_of_findings_merged_by_observe_reach_the_next_tick() {
+    let mut ctx = Context::with_default_networks();
+    let mut l = AddressList::new("ti");
+    l.add("203.0.113.66".parse().unwrap());
+    ctx.watchlists.push(l);
+    let mut e = Engine::new(DetectSettings::default(), ctx, T0);
+    let view = TickView::default();
+    assert!(e.tick(T0, &view).is_empty());
+    let r = super::tests_support::rec(
+        "10.1.4.22",
+        50000,
+        "203.0.113.66",
+        443,
+        crate::event::Action::Allow,
+    );
+    e.observe(0, &r, T0 + S / 2);
+    // Same second as the last evaluation: the change is still handed over, once.
+    let ch = e.tick(T0 + S / 2, &view);
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].change, ChangeKind::Open);
+    assert_eq!(ch[0].anomaly.id, "watchlist_hit-1");
+    assert!(e.tick(T0 + S, &view).is_empty());
+    assert_eq!(e.anomalies(T0 + S, 10)[0].entity, "203.0.113.66");
+    assert!(e.memory_estimate() <= CONTEXT_MEMORY_CAP + (1 << 20));
+}
