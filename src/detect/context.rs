@@ -264,7 +264,7 @@ mod tests {
         assert!(!l.contains(ip_key("203.0.113.66".parse().unwrap())));
         for i in 0..10_000u32 {
             l.add(Cidr {
-                addr: std::net::Ipv4Addr::from(0xc000_0000 | i * 7).into(),
+                addr: std::net::Ipv4Addr::from(0xc000_0000 | (i * 7)).into(),
                 prefix: 32,
             });
         }
@@ -273,7 +273,7 @@ mod tests {
         l.add(c("198.18.0.0/15"));
         assert_eq!(l.len(), 10_002);
         for i in 0..10_000u32 {
-            let listed = std::net::Ipv4Addr::from(0xc000_0000 | i * 7);
+            let listed = std::net::Ipv4Addr::from(0xc000_0000 | (i * 7));
             assert!(l.contains(ip_key(listed.into())), "{listed}");
             let not = std::net::Ipv4Addr::from(0xc000_0000 | (i * 7 + 3));
             assert!(!l.contains(ip_key(not.into())), "{not}");
