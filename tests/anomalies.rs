@@ -225,3 +225,61 @@ async fn watchlisted_address_in_a_tailed_log_becomes_an_anomaly_in_the_api_and_o
         .unwrap()
         .unwrap();
 }
+
+/// The seed case through the whole pipeline: pf lines in which 195.141.69.45 sends every DNS query
+/// from port 1030 to several servers raise `fixed_dns_source_port`; 195.141.69.42, querying the
+/// same servers from random ports, does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_dns_source_port_from_pf_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("watchlist.txt"), "# empty\n").unwrap();
+    let cfg = d.join("socwall.toml");
+    std::fs::write(&cfg, config(d, "")).unwrap();
+    let r = start(&cfg).await;
+
+    let servers = [
+        "61.215.160.253",
+        "204.123.2.19",
+        "192.12.94.30",
+        "205.151.222.254",
+        "193.192.227.3",
+    ];
+    let mut lines = Vec::new();
+    for i in 0..10 {
+        let s = servers[i % servers.len()];
+        lines.push(format!(
+            "Oct 21 06:20:{i:02}.844472 rule 57/0(match): pass in on xl1: 195.141.69.45.1030 > {s}.53: {} MX? about.com. (27) (DF)",
+            29396 + i
+        ));
+        lines.push(format!(
+            "Oct 21 06:20:{i:02}.859900 rule 184/0(match): pass in on xl1: 195.141.69.42.{} > {s}.53: {}+[|domain]",
+            40000 + 997 * i,
+            60676 + i
+        ));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    append(&d.join("pf.log"), &refs);
+    let v = http::wait_json(r.addr, "/api/v1/anomalies", |v| {
+        find(v, "195.141.69.45").is_some()
+    })
+    .await;
+    let a = find(&v, "195.141.69.45").unwrap();
+    assert_eq!(a["kind"], "fixed_dns_source_port");
+    assert_eq!(a["severity"], 60);
+    assert_eq!(a["zone"], "internal");
+    assert_eq!(
+        a["summary"],
+        "Internal host 195.141.69.45 sent 10 queries to 5 different DNS servers within 2 minutes, all from source port 1030: its DNS source port is not randomised, so its answers are easy to forge (cache poisoning)."
+    );
+    assert_eq!(a["evidence"]["source_ports"], json!([1030]));
+    assert!(find(&v, "195.141.69.42").is_none(), "{v}");
+    assert_eq!(v["open"], 1, "{v}");
+
+    let _ = r.stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), r.task)
+        .await
+        .expect("daemon stops within 10 s")
+        .unwrap()
+        .unwrap();
+}
