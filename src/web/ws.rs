@@ -1,6 +1,6 @@
 //! One WebSocket client: `hello`, a full `snapshot`, then `anomaly` changes and `update`s as the
-//! hub publishes them, `heartbeat`s, and pings. The client task only ever reads the newest frame, so it can fall
-//! behind without holding memory or slowing anyone else.
+//! hub publishes them, `heartbeat`s, and pings. The client task only ever reads the newest frame,
+//! so it can fall behind without holding memory or slowing anyone else.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
