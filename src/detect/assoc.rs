@@ -82,6 +82,11 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
         self.find(key, self.bucket(hash)).map(|i| &self.vals[i])
     }
 
+    #[inline]
+    pub fn get_mut(&mut self, key: &K, hash: u64) -> Option<&mut V> {
+        self.find(key, self.bucket(hash)).map(|i| &mut self.vals[i])
+    }
+
     /// Every entry, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.used.iter().enumerate().flat_map(move |(b, &used)| {
