@@ -19,8 +19,6 @@ pub struct Assoc<K, V> {
     /// Bit `w` of `used[b]`: way `w` of bucket `b` holds an entry.
     used: Box<[u8]>,
     mask: usize,
-    len: usize,
-    evicted: u64,
 }
 
 impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
@@ -33,8 +31,6 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
             vals: (0..n).map(|_| V::default()).collect(),
             used: vec![0u8; buckets].into_boxed_slice(),
             mask: buckets - 1,
-            len: 0,
-            evicted: 0,
         }
     }
 
@@ -64,10 +60,8 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
         let used = self.used[b];
         let base = b * WAYS;
         let w = if used != u8::MAX {
-            self.len += 1;
             used.trailing_ones() as usize
         } else {
-            self.evicted += 1;
             (0..WAYS)
                 .min_by_key(|&w| weight(&self.vals[base + w]))
                 .unwrap_or(0)
@@ -104,25 +98,21 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
                 let i = b * WAYS + w;
                 if used & (1 << w) != 0 && !f(&self.keys[i], &mut self.vals[i]) {
                     used &= !(1 << w);
-                    self.len -= 1;
                 }
             }
             self.used[b] = used;
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.used.iter().map(|u| u.count_ones() as usize).sum()
     }
 
     /// Slots (the most entries it can hold).
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.keys.len()
-    }
-
-    /// Entries pushed out by newcomers so far.
-    pub fn evicted(&self) -> u64 {
-        self.evicted
     }
 
     /// Heap bytes: fixed at construction.
@@ -150,7 +140,6 @@ mod tests {
         assert_eq!(t.len(), 64);
         assert_eq!(t.memory(), mem);
         assert_eq!(t.get(&7, heavy_hash), Some(&100_000));
-        assert!(t.evicted() > 99_000);
         t.retain(|k, _| *k == 7);
         assert_eq!(t.len(), 1);
         assert_eq!(t.iter().count(), 1);

@@ -134,7 +134,7 @@ pub fn flags_text(f: TcpFlags) -> Option<String> {
 /// Up to `n` set samples as JSON, most recent first.
 pub fn samples_json<'a>(samples: impl IntoIterator<Item = &'a Sample>, n: usize) -> Value {
     let mut v: Vec<&Sample> = samples.into_iter().filter(|s| s.is_set()).collect();
-    v.sort_by(|a, b| b.at.cmp(&a.at));
+    v.sort_by_key(|s| std::cmp::Reverse(s.at));
     v.dedup();
     Value::Array(v.into_iter().take(n).map(Sample::json).collect())
 }
@@ -226,10 +226,6 @@ impl Lc512 {
             self.bits[w] |= b;
             self.set += 1;
         }
-    }
-
-    pub fn clear(&mut self) {
-        *self = Lc512::default();
     }
 
     /// Bits set: a cheap lower bound of the distinct count, used for eviction weights.

@@ -190,7 +190,7 @@ fn finding(s: &Settings, ctx: &Context, src: u128, e: &Src, thr: Option<f64>) ->
     let who = ctx.describe(src_ip);
     let n = u64::from(e.cur);
     let mean = e.base.mean();
-    let target = e.last.is_set().then_some(e.last).unwrap_or(e.first);
+    let target = if e.last.is_set() { e.last } else { e.first };
     let to = if target.is_set() {
         let proto = (target.proto > 0).then(|| Proto(target.proto - 1));
         let port = match proto {
