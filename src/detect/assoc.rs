@@ -4,21 +4,57 @@
 //! Why set-associative rather than a hash map with a global eviction order: a map that evicts
 //! "the least significant entry overall" needs a heap or a scan (O(log n) or O(n) per insert)
 //! and grows until it is trimmed; here a key can only live in the [`WAYS`] slots of its bucket, so
-//! a miss compares at most that many keys and, when they are all taken, replaces the one the
-//! detector's `weight` ranks lowest. Keys are attacker-controlled (spoofed sources), so the bucket
-//! comes from the process-secret keyed hash (`aggregate::keyhash`): nobody can aim a flood at the
-//! bucket of the entry they want to push out. A flood of one-off keys then only churns the
-//! low-weight slots, while an entry that keeps accumulating weight (a scanner, a beacon) stays.
+//! a miss compares at most that many keys and, when they are all taken, replaces the one ranked
+//! lowest. Keys are attacker-controlled (spoofed sources), so the bucket comes from the
+//! process-secret keyed hash (`aggregate::keyhash`): nobody can aim a flood at the bucket of the
+//! entry they want to push out. A flood of one-off keys then only churns the low-ranked slots,
+//! while an entry that keeps accumulating (a scanner, a flood target, a beacon) stays.
+//!
+//! Layout, for the hot path: one `u64` of eight 8-bit tags per bucket (0 = empty way; a lookup
+//! compares the eight tags at once and the full key only where a tag matches), and one `u32`
+//! rank per slot in its own array, so choosing a victim reads one cache line instead of eight
+//! entries. The detector keeps the rank current with [`rank`]: significance in the high 24 bits,
+//! the minute of the last update in the low 8 (ties go to the least recent, and an entry idle for
+//! too long can be ranked 0).
 
 /// Slots per bucket.
 pub const WAYS: usize = 8;
 
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// A rank from a significance (saturated at 2^24 − 1) and the current minute.
+#[inline]
+pub fn rank(significance: u64, minute: u32) -> u32 {
+    ((significance.min(0x00ff_ffff) as u32) << 8) | (minute & 0xff)
+}
+
+/// The rank as eviction compares it at `minute`: significance first, then recency; 0 when the
+/// entry was last updated more than `stale_after` minutes ago (at most 254).
+#[inline]
+pub fn effective(r: u32, minute: u32, stale_after: u32) -> u32 {
+    let age = minute.wrapping_sub(r) & 0xff;
+    if age > stale_after {
+        0
+    } else {
+        (r & !0xff) | (255 - age)
+    }
+}
+
 pub struct Assoc<K, V> {
     keys: Box<[K]>,
     vals: Box<[V]>,
-    /// Bit `w` of `used[b]`: way `w` of bucket `b` holds an entry.
-    used: Box<[u8]>,
+    ranks: Box<[u32]>,
+    /// Per bucket, byte `w`: tag of way `w` (never 0), or 0 when empty.
+    tags: Box<[u64]>,
     mask: usize,
+}
+
+/// Bytes of `x` that are zero: exact for the lowest one, possibly spurious above it (a borrow),
+/// which the full key comparison filters out.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LOW) & !x & HIGH
 }
 
 impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
@@ -29,84 +65,107 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
         Assoc {
             keys: (0..n).map(|_| K::default()).collect(),
             vals: (0..n).map(|_| V::default()).collect(),
-            used: vec![0u8; buckets].into_boxed_slice(),
+            ranks: vec![0u32; n].into_boxed_slice(),
+            tags: vec![0u64; buckets].into_boxed_slice(),
             mask: buckets - 1,
         }
     }
 
-    #[inline]
-    fn bucket(&self, hash: u64) -> usize {
-        hash as usize & self.mask
+    /// Bucket from the low bits (what the keyed hasher spreads best), tag from the top ones.
+    #[inline(always)]
+    fn place(&self, hash: u64) -> (usize, u8) {
+        (hash as usize & self.mask, ((hash >> 56) as u8) | 1)
     }
 
     #[inline]
-    fn find(&self, key: &K, b: usize) -> Option<usize> {
-        let used = self.used[b];
-        let base = b * WAYS;
-        (0..WAYS)
-            .find(|&w| used & (1 << w) != 0 && self.keys[base + w] == *key)
-            .map(|w| base + w)
-    }
-
-    /// The state of `key` (hashed with the keyed hasher by the caller), inserted as
-    /// `V::default()` if absent. When the bucket is full, the slot with the smallest `weight`
-    /// is given to `key`. The flag is true when the entry is new.
-    #[inline]
-    pub fn entry(&mut self, key: K, hash: u64, weight: impl Fn(&V) -> u64) -> (&mut V, bool) {
-        let b = self.bucket(hash);
-        if let Some(i) = self.find(&key, b) {
-            return (&mut self.vals[i], false);
+    fn find(&self, key: &K, b: usize, tag: u8) -> Option<usize> {
+        let mut m = zero_bytes(self.tags[b] ^ (LOW * u64::from(tag)));
+        while m != 0 {
+            let i = b * WAYS + (m.trailing_zeros() / 8) as usize;
+            if self.keys[i] == *key {
+                return Some(i);
+            }
+            m &= m - 1;
         }
-        let used = self.used[b];
-        let base = b * WAYS;
-        let w = if used != u8::MAX {
-            used.trailing_ones() as usize
-        } else {
-            (0..WAYS)
-                .min_by_key(|&w| weight(&self.vals[base + w]))
-                .unwrap_or(0)
-        };
-        self.used[b] = used | (1 << w);
-        self.keys[base + w] = key;
-        self.vals[base + w] = V::default();
-        (&mut self.vals[base + w], true)
+        None
     }
 
-    pub fn get(&self, key: &K, hash: u64) -> Option<&V> {
-        self.find(key, self.bucket(hash)).map(|i| &self.vals[i])
+    /// The state of `key` (hashed with the keyed hasher by the caller) and its rank, inserted as
+    /// `V::default()` with rank 0 if absent. When the bucket is full, the slot whose rank is
+    /// lowest under `eff` is given to `key`. The flag is true when the entry is new.
+    #[inline]
+    pub fn entry(
+        &mut self,
+        key: K,
+        hash: u64,
+        eff: impl Fn(u32) -> u32,
+    ) -> (&mut V, &mut u32, bool) {
+        let (b, tag) = self.place(hash);
+        if let Some(i) = self.find(&key, b, tag) {
+            return (&mut self.vals[i], &mut self.ranks[i], false);
+        }
+        let tags = self.tags[b];
+        let base = b * WAYS;
+        let empty = zero_bytes(tags);
+        let w = if empty != 0 {
+            (empty.trailing_zeros() / 8) as usize
+        } else {
+            let r = &self.ranks[base..base + WAYS];
+            (0..WAYS).min_by_key(|&w| eff(r[w])).unwrap_or(0)
+        };
+        self.tags[b] = (tags & !(0xff << (w * 8))) | (u64::from(tag) << (w * 8));
+        let i = base + w;
+        self.keys[i] = key;
+        self.vals[i] = V::default();
+        self.ranks[i] = 0;
+        (&mut self.vals[i], &mut self.ranks[i], true)
     }
 
     #[inline]
-    pub fn get_mut(&mut self, key: &K, hash: u64) -> Option<&mut V> {
-        self.find(key, self.bucket(hash)).map(|i| &mut self.vals[i])
+    pub fn get(&self, key: &K, hash: u64) -> Option<&V> {
+        let (b, tag) = self.place(hash);
+        self.find(key, b, tag).map(|i| &self.vals[i])
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &K, hash: u64) -> Option<(&mut V, &mut u32)> {
+        let (b, tag) = self.place(hash);
+        self.find(key, b, tag)
+            .map(|i| (&mut self.vals[i], &mut self.ranks[i]))
     }
 
     /// Every entry, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.used.iter().enumerate().flat_map(move |(b, &used)| {
+        self.tags.iter().enumerate().flat_map(move |(b, &t)| {
             (0..WAYS)
-                .filter(move |w| used & (1 << w) != 0)
+                .filter(move |w| (t >> (w * 8)) & 0xff != 0)
                 .map(move |w| (&self.keys[b * WAYS + w], &self.vals[b * WAYS + w]))
         })
     }
 
     /// Keeps the entries for which `f` returns true (it may also update them).
     pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
-        for b in 0..self.used.len() {
-            let mut used = self.used[b];
+        for b in 0..self.tags.len() {
+            let mut t = self.tags[b];
+            if t == 0 {
+                continue;
+            }
             for w in 0..WAYS {
                 let i = b * WAYS + w;
-                if used & (1 << w) != 0 && !f(&self.keys[i], &mut self.vals[i]) {
-                    used &= !(1 << w);
+                if (t >> (w * 8)) & 0xff != 0 && !f(&self.keys[i], &mut self.vals[i]) {
+                    t &= !(0xff << (w * 8));
                 }
             }
-            self.used[b] = used;
+            self.tags[b] = t;
         }
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.used.iter().map(|u| u.count_ones() as usize).sum()
+        self.tags
+            .iter()
+            .map(|&t| (0..WAYS).filter(|w| (t >> (w * 8)) & 0xff != 0).count())
+            .sum()
     }
 
     /// Slots (the most entries it can hold).
@@ -117,7 +176,8 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
 
     /// Heap bytes: fixed at construction.
     pub fn memory(&self) -> usize {
-        self.keys.len() * (std::mem::size_of::<K>() + std::mem::size_of::<V>()) + self.used.len()
+        self.keys.len() * (std::mem::size_of::<K>() + std::mem::size_of::<V>() + 4)
+            + self.tags.len() * 8
     }
 }
 
@@ -130,12 +190,18 @@ mod tests {
         let mut t: Assoc<u64, u64> = Assoc::new(64);
         assert_eq!(t.capacity(), 64);
         let mem = t.memory();
-        let heavy_hash = 12345u64;
+        let heavy_hash = 12345u64 | (0xab << 56);
         for i in 0..100_000u64 {
+            let minute = (i / 1000) as u32;
+            let eff = |r| effective(r, minute, 10);
             // One heavy key gains weight while a flood of one-off keys churns every bucket.
-            *t.entry(7, heavy_hash, |v| *v).0 += 1;
-            let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            *t.entry(1_000_000 + i, h, |v| *v).0 += 1;
+            let (v, r, _) = t.entry(7, heavy_hash, eff);
+            *v += 1;
+            *r = rank(*v, minute);
+            let h = (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let (v, r, _) = t.entry(1_000_000 + i, h, eff);
+            *v += 1;
+            *r = rank(*v, minute);
         }
         assert_eq!(t.len(), 64);
         assert_eq!(t.memory(), mem);
@@ -143,7 +209,17 @@ mod tests {
         t.retain(|k, _| *k == 7);
         assert_eq!(t.len(), 1);
         assert_eq!(t.iter().count(), 1);
-        let (v, new) = t.entry(8, 1, |v| *v);
-        assert!(new && *v == 0);
+        let (v, r, new) = t.entry(8, 1, |r| r);
+        assert!(new && *v == 0 && *r == 0);
+        assert!(t.get_mut(&8, 1).is_some() && t.get(&8, 2).is_none());
+    }
+
+    #[test]
+    fn ranks_order_by_significance_then_recency_and_go_stale() {
+        assert!(effective(rank(5, 100), 100, 10) > effective(rank(4, 100), 100, 10));
+        assert!(effective(rank(4, 100), 100, 10) > effective(rank(4, 99), 100, 10));
+        assert_eq!(effective(rank(1_000, 80), 100, 10), 0);
+        // Minutes wrap at 256 without breaking recency.
+        assert!(effective(rank(4, 255), 256, 10) > effective(rank(4, 250), 256, 10));
     }
 }

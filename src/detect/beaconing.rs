@@ -22,7 +22,7 @@
 
 use serde_json::json;
 
-use super::assoc::Assoc;
+use super::assoc::{Assoc, effective, rank};
 use super::common::{
     REPORT_EVERY_S, Sample, bytes, count, ip, port_key, port_label, samples_json, sec,
 };
@@ -245,7 +245,8 @@ impl Detector for Beaconing {
         let min_ms = u64::from(self.s.min_interval_s) * 1000;
         let kh = self.kh;
         let h = kh.pair(kh.addr(src), kh.addr(dst));
-        if let Some(p) = self.pairs.get_mut(&(src, dst), h) {
+        let minute = now_s / 60;
+        if let Some((p, rk)) = self.pairs.get_mut(&(src, dst), h) {
             if t_ms < p.last_ms {
                 // Out of order: part of what was seen.
                 p.add_size(r.bytes);
@@ -261,6 +262,7 @@ impl Detector for Beaconing {
                 }
             }
             p.last_s = now_s;
+            *rk = rank(u64::from(p.conns), minute);
             return;
         }
         // Seen once before (same tag) long enough ago to be another connection: promote.
@@ -274,13 +276,10 @@ impl Detector for Beaconing {
                 return; // the same first connection
             }
             *slot = 0;
-            let (p, _) = self.pairs.entry((src, dst), h, |p: &Pair| {
-                if now_s.saturating_sub(p.last_s) > 7200 {
-                    0
-                } else {
-                    (u64::from(p.conns) << 32) | u64::from(p.last_s)
-                }
-            });
+            // Eviction: pairs idle for two hours first, then fewest connections, least recent.
+            let (p, rk, _) = self
+                .pairs
+                .entry((src, dst), h, |r| effective(r, minute, 120));
             // The first connection as the filter knew it (second resolution; its size only as
             // far as its first record, up to 64 KB).
             p.start(seen_at * 1000, (e >> 32) & 0xffff);
@@ -292,6 +291,7 @@ impl Detector for Beaconing {
                 .zip(r.dst_port)
                 .map_or(0, |(pr, port)| port_key(pr, port));
             p.sample = Sample::of(o);
+            *rk = rank(u64::from(p.conns), minute);
         } else {
             *slot = (tag << 48) | (r.bytes.min(0xffff) << 32) | t_s;
         }

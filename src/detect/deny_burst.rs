@@ -15,7 +15,7 @@
 
 use serde_json::json;
 
-use super::assoc::Assoc;
+use super::assoc::{Assoc, effective, rank};
 use super::common::{
     Ewma, REPORT_EVERY_S, Sample, count, ip, port_key, port_label, samples_json, sec, severity,
     times,
@@ -137,10 +137,10 @@ impl Detector for DenyBurst {
             return;
         };
         let minute = sec(o.now) / 60;
-        let (e, new) = self.srcs.entry(src, self.kh.addr(src), |e: &Src| {
-            let cur = if e.minute == minute { e.cur } else { 0 };
-            ((e.base.mean() as u64 + u64::from(cur)) << 32) | u64::from(e.minute)
-        });
+        // Eviction: smallest baseline + count first, then least recent.
+        let (e, rk, new) = self
+            .srcs
+            .entry(src, self.kh.addr(src), |r| effective(r, minute, 254));
         if new {
             e.minute = minute;
         } else if e.minute != minute {
@@ -152,6 +152,7 @@ impl Detector for DenyBurst {
         } else if e.cur & 63 == 0 {
             e.last = Sample::of(o);
         }
+        *rk = rank(e.base.mean() as u64 + u64::from(e.cur), minute);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {

@@ -18,7 +18,7 @@
 
 use serde_json::json;
 
-use super::assoc::Assoc;
+use super::assoc::{Assoc, effective, rank};
 use super::common::{
     Ewma, REPORT_EVERY_S, Sample, bytes, count, ip, samples_json, sec, severity, times,
 };
@@ -142,11 +142,13 @@ impl Detector for LargeOutbound {
         let (Some(src), Some(dst)) = (o.src, o.dst) else {
             return;
         };
-        let bucket = sec(o.now) / self.s.bucket_s.max(1);
-        let (e, new) = self.srcs.entry(src, self.kh.addr(src), |e: &Src| {
-            let cur = if e.bucket == bucket { e.bytes } else { 0 };
-            (e.base.mean() as u64).saturating_add(cur)
-        });
+        let now_s = sec(o.now);
+        let bucket = now_s / self.s.bucket_s.max(1);
+        let minute = now_s / 60;
+        // Eviction: smallest baseline + bytes (in 64 KB units) first, then least recent.
+        let (e, rk, new) = self
+            .srcs
+            .entry(src, self.kh.addr(src), |r| effective(r, minute, 254));
         if new {
             e.bucket = bucket;
         } else if e.bucket != bucket {
@@ -165,6 +167,7 @@ impl Detector for LargeOutbound {
         if u64::from(e.largest.bytes) < n {
             e.largest = Sample::of(o);
         }
+        *rk = rank((e.base.mean() as u64).saturating_add(e.bytes) >> 16, minute);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::assoc::Assoc;
+use super::assoc::{Assoc, effective, rank};
 use super::common::{
     Distinct, REPORT_EVERY_S, Sample, count, ip, port_key, port_label, samples_json, sec, severity,
 };
@@ -89,17 +89,6 @@ impl Cell {
 
     fn live(&self, now: u32, window: u32) -> bool {
         self.probes > 0 && now.saturating_sub(self.start) < window
-    }
-}
-
-/// Eviction order: expired cells first, then fewest distinct items, then least recent.
-fn weight(now: u32, window: u32) -> impl Fn(&Cell) -> u64 {
-    move |c: &Cell| {
-        if !c.live(now, window) {
-            0
-        } else {
-            (c.distinct.size() << 32) | u64::from(c.last)
-        }
     }
 }
 
@@ -196,14 +185,15 @@ impl Detector for PortScan {
         let w = self.s.window_s.max(1);
         let kh = self.kh;
         let (hs, hd, hp) = (kh.addr(src), kh.addr(dst), kh.port(pk));
-        let (c, _) = self
-            .horizontal
-            .entry((src, pk), kh.pair(hs, hp), weight(now, w));
+        // Eviction: cells idle for a window first, then fewest distinct items, least recent.
+        let minute = now / 60;
+        let eff = |r| effective(r, minute, w.div_ceil(60));
+        let (c, rk, _) = self.horizontal.entry((src, pk), kh.pair(hs, hp), eff);
         c.hit(now, w, hd, o);
-        let (c, _) = self
-            .vertical
-            .entry((src, dst), kh.pair(hs, hd), weight(now, w));
+        *rk = rank(c.distinct.size(), minute);
+        let (c, rk, _) = self.vertical.entry((src, dst), kh.pair(hs, hd), eff);
         c.hit(now, w, hp, o);
+        *rk = rank(c.distinct.size(), minute);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {
@@ -275,11 +265,14 @@ impl Detector for PortScan {
                 Some(p) if p.probes <= a.probes => a.probes - p.probes,
                 _ => a.probes,
             };
-            let (r, _) = self.reported.entry(src, kh.addr(src), |r| u64::from(r.at));
+            let (r, rk, _) = self
+                .reported
+                .entry(src, kh.addr(src), |r| effective(r, now / 60, 254));
             *r = Reported {
                 at: now,
                 probes: a.probes,
             };
+            *rk = rank(1, now / 60);
             sink.push(self.finding(ctx, src, &a, hosts, ports, new_probes.max(1)));
         }
     }

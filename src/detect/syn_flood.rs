@@ -20,7 +20,7 @@
 
 use serde_json::json;
 
-use super::assoc::Assoc;
+use super::assoc::{Assoc, effective, rank};
 use super::common::{
     Ewma, Lc512, REPORT_EVERY_S, Sample, count, ip, samples_json, sec, severity, times,
 };
@@ -166,18 +166,23 @@ impl Detector for SynFlood {
             return;
         }
         let minute = sec(o.now) / 60;
-        let (e, new) = self.dsts.entry(dst, self.kh.addr(dst), |e: &Dst| {
-            let cur = if e.minute == minute { e.attempts } else { 0 };
-            ((e.base.mean() as u64 + u64::from(cur)) << 32) | u64::from(e.minute)
-        });
+        let h = self.kh.addr(dst);
+        if established {
+            // Only destinations already tracked: answered traffic alone never needs a slot.
+            if let Some((e, _)) = self.dsts.get_mut(&dst, h) {
+                if e.minute != minute {
+                    e.roll(minute, &self.s);
+                }
+                e.established = e.established.saturating_add(1);
+            }
+            return;
+        }
+        // Eviction: smallest baseline + attempts first, then least recent.
+        let (e, rk, new) = self.dsts.entry(dst, h, |r| effective(r, minute, 254));
         if new {
             e.minute = minute;
         } else if e.minute != minute {
             e.roll(minute, &self.s);
-        }
-        if established {
-            e.established = e.established.saturating_add(1);
-            return;
         }
         e.attempts = e.attempts.saturating_add(1);
         e.flagged += u32::from(flagged);
@@ -189,6 +194,7 @@ impl Detector for SynFlood {
         } else if e.attempts & 255 == 0 {
             e.last = Sample::of(o);
         }
+        *rk = rank(e.base.mean() as u64 + u64::from(e.attempts), minute);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {

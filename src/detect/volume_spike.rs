@@ -235,14 +235,21 @@ impl Detector for VolumeSpike {
             self.roll(minute);
         }
         let b = o.r.bytes;
-        let a = series_of(o.src_zone);
-        let z = series_of(o.dst_zone).filter(|&d| Some(d) != a);
-        for i in [Some(0), a, z].into_iter().flatten() {
-            let se = &mut self.series[i];
+        let add = |se: &mut Series| {
             se.events.cur += 1;
             se.bytes.cur += b;
             if se.events.cur & 1023 == 1 {
                 se.sample = Sample::of(o);
+            }
+        };
+        add(&mut self.series[0]);
+        let a = series_of(o.src_zone);
+        if let Some(a) = a {
+            add(&mut self.series[a]);
+        }
+        if let Some(z) = series_of(o.dst_zone) {
+            if Some(z) != a {
+                add(&mut self.series[z]);
             }
         }
     }
