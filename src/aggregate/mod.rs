@@ -17,7 +17,7 @@ mod cidr;
 mod feeds;
 mod firstseen;
 mod hll;
-mod keyhash;
+pub(crate) mod keyhash;
 mod rare;
 mod snapshot;
 mod spacesaving;

@@ -19,6 +19,10 @@ pub mod anomaly;
 pub mod config;
 pub mod context;
 
+// Shared by the traffic detectors: capped tables, baselines, samples, formatting.
+mod assoc;
+mod common;
+
 mod beaconing;
 mod bounded;
 mod deny_burst;
@@ -119,7 +123,18 @@ pub struct Finding {
     pub entity: String,
     /// Zone name of the entity when the context knows it ("servers", "internal", "external").
     pub zone: Option<String>,
-    /// 0–100 on the one scale of docs/detections.md.
+    /// 0–100 on the one scale of docs/detections.md, shared by every kind:
+    /// - 0–24 informational: recorded, not worth a look on its own;
+    /// - 25–49 notable: look when time allows (Internet scanners at the perimeter, a first
+    ///   occurrence that is probably benign);
+    /// - 50–74 investigate: unusual behaviour of an internal host or service that needs a human
+    ///   to explain it (a burst of denies, a beacon, unusual outbound volume);
+    /// - 75–89 act now: likely compromise or an attack with impact in progress (an internal
+    ///   host scanning its neighbours widely, a SYN flood, gigabytes leaving);
+    /// - 90–100 critical: severe and confirmed by several signals at once.
+    ///
+    /// A detector sets the band from what the behaviour means and moves within it by how far past
+    /// its threshold the behaviour is (`common::severity`, a log scale).
     pub severity: u8,
     /// One plain sentence with the numbers in it.
     pub summary: String,
@@ -449,6 +464,8 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
