@@ -35,11 +35,9 @@ pub fn rank(significance: u64, now: u32) -> u32 {
 #[inline]
 pub fn effective(r: u32, now: u32, stale_after: u32) -> u32 {
     let age = now.wrapping_sub(r) & 0xff;
-    if age > stale_after {
-        0
-    } else {
-        (r & !0xff) | (255 - age)
-    }
+    // Branch-free: evaluated for all eight ways of a full bucket on every miss.
+    let live = u32::from(age <= stale_after);
+    ((r & !0xff) | (255 - age)) * live
 }
 
 pub struct Assoc<K, V> {
