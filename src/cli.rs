@@ -153,6 +153,10 @@ fn serve(settings: Settings, banner: Option<String>) -> ExitCode {
                 }
                 ExitCode::from(2)
             }
+            Err(e @ (crate::daemon::RunError::Unprotected(_) | crate::daemon::RunError::Tls(_))) => {
+                eprintln!("socwall: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 eprintln!("socwall: {e}");
                 ExitCode::from(1)
@@ -171,7 +175,39 @@ fn run(args: &RunArgs) -> ExitCode {
     if settings.sources.is_empty() {
         tracing::warn!(config = %path.display(), "no [[source]] configured: the wall will stay empty");
     }
+    for w in web_warnings(&path, &settings) {
+        tracing::warn!("{w}");
+    }
     serve(settings, None)
+}
+
+/// Things that work but deserve a second look: tokens over plain HTTP off loopback, a config file
+/// with tokens that anyone on the machine can read.
+fn web_warnings(path: &Path, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(auth) = &settings.auth else {
+        return out;
+    };
+    let listen = settings.server.listen;
+    if settings.server.tls.is_none() && !listen.ip().to_canonical().is_loopback() {
+        out.push(format!(
+            "viewer tokens and cookies travel unencrypted on {listen}: add [server.tls] or put a TLS-terminating reverse proxy in front (docs/security.md)"
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if !auth.tokens.is_empty()
+            && let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            out.push(format!(
+                "{} holds viewer tokens and is readable by every user: chmod o-r it",
+                path.display()
+            ));
+        }
+    }
+    out
 }
 
 fn check(args: &RunArgs) -> ExitCode {
@@ -180,6 +216,18 @@ fn check(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Some(tls) = &settings.server.tls
+        && let Err(e) = crate::web::tls::check(tls)
+    {
+        eprintln!(
+            "socwall: {}",
+            crate::config::error_at(&path, e.config_key(), e.to_string())
+        );
+        return ExitCode::from(2);
+    }
+    for w in web_warnings(&path, &settings) {
+        eprintln!("socwall check: warning: {w}");
+    }
     match crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
