@@ -105,12 +105,22 @@ fn load(path: &Path) -> Result<Settings, ExitCode> {
     })
 }
 
-fn init_tracing(level: &str) {
-    // RUST_LOG wins over the config so an operator can turn up logging without editing files.
+/// The daemon's log filter: `RUST_LOG` if set (an operator can turn up logging without editing
+/// files), else `level` from the config. Whatever it says, tungstenite stays at `debug` or
+/// quieter: its `trace` lines print message payloads, and a socket's first message may carry a
+/// viewer token.
+pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    match "tungstenite=debug".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
+}
+
+fn init_tracing(level: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(level))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -383,7 +383,7 @@ impl Settings {
             )
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| loc.convert(e))?;
+            .map_err(|e| redact_tokens(loc.convert(e), text))?;
         validate(raw, &loc)
     }
 }
@@ -915,6 +915,29 @@ fn validate_web(
         return Err(loc.err("server.listen", unprotected_message(s.server.listen)));
     }
     Ok(())
+}
+
+/// Parse errors from the config crate may quote a value; any value written after `token =` or
+/// `tokens =` in the file is replaced by `<redacted>` in the message.
+fn redact_tokens(mut e: ConfigError, text: &str) -> ConfigError {
+    let mut rest = text;
+    while let Some(at) = rest.find("token") {
+        let after = rest[at + 5..].trim_start_matches('s').trim_start();
+        rest = &rest[at + 5..];
+        let Some(value) = after.strip_prefix('=').map(str::trim_start) else {
+            continue;
+        };
+        let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        if let Some(end) = value[1..].find(quote) {
+            let secret = &value[1..1 + end];
+            if !secret.is_empty() {
+                e.message = e.message.replace(secret, "<redacted>");
+            }
+        }
+    }
+    e
 }
 
 /// Why serving on a non-loopback address without `[auth]` is refused, and what to do instead.
@@ -1484,6 +1507,154 @@ mod tests {
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("1y"), None);
+    }
+
+    const GOOD: &str = "3f9c2a7be1d04c58a6f1";
+
+    #[test]
+    fn non_loopback_listen_needs_auth() {
+        let e = load("[server]\nlisten = \"0.0.0.0:8443\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("server.listen")),
+            "{e}"
+        );
+        assert!(
+            e.message.contains("[auth]") && e.message.contains("127.0.0.1"),
+            "{e}"
+        );
+        for ok in [
+            "127.0.0.1:9",
+            "127.8.9.1:9",
+            "[::1]:9",
+            "[::ffff:127.0.0.1]:9",
+        ] {
+            load(&format!("[server]\nlisten = \"{ok}\"\n")).unwrap();
+        }
+        let e = load("[server]\nlisten = \"[::]:8443\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.listen"));
+        // From the environment too (no line to point at, but the same key).
+        let e = Settings::from_toml(
+            "",
+            "t",
+            vec![("SOCWALL_SERVER__LISTEN".into(), "10.0.0.5:80".into())],
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.listen"), "{e}");
+        let s = load(&format!(
+            "[server]\nlisten = \"0.0.0.0:8443\"\n[auth]\ntokens = [ {{ name = \"wall-1\", token = \"{GOOD}\" }} ]\n"
+        ))
+        .unwrap();
+        let auth = s.auth.unwrap();
+        assert_eq!(auth.tokens[0].name, "wall-1");
+        assert_eq!(auth.tokens[0].token.expose(), GOOD);
+    }
+
+    #[test]
+    fn weak_or_malformed_tokens_are_refused_without_showing_them() {
+        let cases = [
+            ("short-token-123", "too short (15"),
+            ("aaaaaaaaaaaaaaaaaaaaaaaa", "too repetitive"),
+            ("abcdefghij klmnopqrs", "letters, digits"),
+            ("abcdefghij;klmnopqrs", "letters, digits"),
+        ];
+        for (token, why) in cases {
+            let text = format!(
+                "[auth]\ntokens = [\n  {{ name = \"wall-1\", token = \"{GOOD}\" }},\n  {{ name = \"lead\", token = \"{token}\" }},\n]\n"
+            );
+            let e = load(&text).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(4), Some("auth.tokens[1].token")),
+                "{e}"
+            );
+            assert!(e.message.contains(why), "{e}");
+            assert!(e.message.contains("openssl rand -hex 32"), "{e}");
+            assert!(!e.to_string().contains(token), "the token leaked: {e}");
+        }
+        // The same with [[auth.tokens]] tables.
+        let e = load("[[auth.tokens]]\nname = \"a\"\ntoken = \"x\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("auth.tokens[0].token")),
+            "{e}"
+        );
+        let e = load("[auth]\ntokens = []\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("auth.tokens")),
+            "{e}"
+        );
+        let e = load(&format!("[auth]\ntokens = [{{ token = \"{GOOD}\" }}]\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[0].name"), "{e}");
+        assert!(!e.to_string().contains(GOOD));
+        let dup = format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\" }}, {{ name = \"b\", token = \"{GOOD}\" }}]\n"
+        );
+        let e = load(&dup).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[1].token"), "{e}");
+        assert!(!e.to_string().contains(GOOD));
+        let e = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a b\", token = \"{GOOD}\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[0].name"), "{e}");
+        // A secret written where a table belongs is not echoed in the type error.
+        let e = load(&format!("[auth]\ntokens = \"{GOOD}\"\n")).unwrap_err();
+        assert!(!e.to_string().contains(GOOD), "{e}");
+        let e = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\", tokn = 1 }}]\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("unknown"), "{e}");
+        // Debug output of the settings never shows a token.
+        let s = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\" }}]\n"
+        ))
+        .unwrap();
+        assert!(!format!("{s:?}").contains(GOOD));
+    }
+
+    #[test]
+    fn web_limits_framing_and_tls() {
+        let s = load("").unwrap();
+        assert_eq!(s.server.max_clients_per_address, 16);
+        assert_eq!(s.server.max_update_age, Duration::from_secs(10));
+        assert!(s.server.frame_ancestors.is_empty() && s.server.tls.is_none() && s.auth.is_none());
+        let s = load("[server]\nmax_clients_per_address = 2\nmax_update_age = \"3s\"\nframe_ancestors = [\"self\", \"https://portal.example.org\"]\n[server.tls]\ncert = \"/etc/socwall/cert.pem\"\nkey = \"/etc/socwall/key.pem\"\n").unwrap();
+        assert_eq!(s.server.max_clients_per_address, 2);
+        assert_eq!(s.server.max_update_age, Duration::from_secs(3));
+        assert_eq!(
+            s.server.frame_ancestors,
+            vec!["'self'", "https://portal.example.org"]
+        );
+        assert_eq!(
+            s.server.tls,
+            Some(TlsSettings {
+                cert: "/etc/socwall/cert.pem".into(),
+                key: "/etc/socwall/key.pem".into()
+            })
+        );
+        let e = load("[server]\nframe_ancestors = [\"*\"]\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("server.frame_ancestors")),
+            "{e}"
+        );
+        let e = load("[server.tls]\ncert = \"/c.pem\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some("server.tls.key")),
+            "{e}"
+        );
+        let e = load("[server]\nmax_update_age = \"500ms\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.max_update_age"), "{e}");
+        let e = load("[server]\nmax_clients_per_address = 0\n").unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("server.max_clients_per_address"),
+            "{e}"
+        );
     }
 
     #[test]

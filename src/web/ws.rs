@@ -381,6 +381,8 @@ async fn run_client(socket: WebSocket, st: &WebState, access: Access, ip: Option
                 Some(Ok(m)) if m.is_pong() => unanswered_pings = 0,
                 Some(Ok(m)) if m.is_close() => break Some((1000, "")),
                 Some(Ok(_)) => {} // nothing to say yet; size is capped by max_message_size
+                // RFC 6455 1009: the message was over MAX_INBOUND_BYTES.
+                Some(Err(e)) if e.to_string().contains("too long") => break Some((1009, "message too big")),
                 Some(Err(_)) | None => break None,
             },
             _ = shutdown.wait() => break Some((1001, "server shutting down")),
