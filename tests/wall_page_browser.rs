@@ -251,17 +251,13 @@ async fn handle(
     };
     // The page's probe after a refused handshake.
     if path == "/api/v1/dashboards" {
-        return Ok(if auth == AUTH_401 {
-            respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?
+        if auth == AUTH_401 {
+            respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?;
         } else {
-            respond(
-                sock,
-                "200 OK",
-                "application/json",
-                b"{\"default\":\"soc-wall\",\"dashboards\":[]}",
-            )
-            .await?
-        });
+            let list = b"{\"default\":\"soc-wall\",\"dashboards\":[]}";
+            respond(sock, "200 OK", "application/json", list).await?;
+        }
+        return Ok(());
     }
     if path == "/api/v1/dashboards/soc-wall" {
         return Ok(respond(sock, "200 OK", "application/json", dash.as_bytes()).await?);
