@@ -1407,6 +1407,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.listen.port(), 2);
+        let s = Settings::from_toml(
+            "[server.tls]\ncert = \"/a.pem\"\nkey = \"/k.pem\"\n",
+            "t",
+            vec![("SOCWALL_SERVER__TLS__CERT".into(), "/b.pem".into())],
+        )
+        .unwrap();
+        assert_eq!(s.server.tls.unwrap().cert, PathBuf::from("/b.pem"));
     }
 
     #[test]
@@ -1662,5 +1669,30 @@ mod tests {
         let text = include_str!("../config/socwall.toml");
         let s = load(text).unwrap();
         assert!(!s.sources.is_empty());
+        // Its commented [server.tls] and [auth] examples, switched on (with real tokens), are
+        // valid too, also on a public address.
+        let mut on = String::new();
+        for line in text.lines() {
+            let l = line
+                .strip_prefix("# ")
+                .filter(|l| {
+                    ["[server.tls]", "cert =", "key =", "[auth]", "tokens ="]
+                        .iter()
+                        .any(|p| l.starts_with(p))
+                })
+                .unwrap_or(line);
+            on.push_str(l);
+            on.push('\n');
+        }
+        let on = on
+            .replacen("\"...\"", "\"9f86d081884c7d659a2feaa0c55ad015\"", 1)
+            .replacen("\"...\"", "\"a3f1c9e2b47d58064c1e2f3a4b5c6d7e\"", 1)
+            .replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8443\"");
+        let s = load(&on).unwrap();
+        assert_eq!(s.auth.unwrap().tokens.len(), 2);
+        assert_eq!(
+            s.server.tls.unwrap().cert,
+            PathBuf::from("/etc/socwall/cert.pem")
+        );
     }
 }
