@@ -262,6 +262,12 @@ fn check(args: &RunArgs) -> ExitCode {
 
 fn demo(listen: SocketAddr, rate: u32, dir: Option<PathBuf>) -> ExitCode {
     init_tracing("warn");
+    if !listen.ip().to_canonical().is_loopback() {
+        eprintln!(
+            "socwall demo: the demo has no viewer tokens, so it serves on loopback only; use --listen 127.0.0.1:PORT (and an SSH tunnel to show it elsewhere), or `socwall run` with [auth] (docs/security.md)"
+        );
+        return ExitCode::from(2);
+    }
     // The temp dir lives until this function returns; the generator is stopped before that.
     let (tmp, dir) = match dir {
         Some(d) => (None, d),

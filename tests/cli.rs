@@ -142,6 +142,13 @@ fn exit_codes() {
             .code(),
         Some(2)
     );
+    // The demo has no tokens: loopback only, refused before anything is written or bound.
+    let out = socwall()
+        .args(["demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serves on loopback only"));
     let out = socwall()
         .args(["run", "--config", "/nonexistent/socwall.toml"])
         .output()

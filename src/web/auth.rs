@@ -148,13 +148,17 @@ pub fn gate(tokens: Option<&Tokens>, uri: &Uri, headers: &HeaderMap, secure: boo
             None => Gate::Deny(Denial::BadQueryToken),
         };
     }
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let bytes = auth.as_bytes();
-        let token = bytes
-            .get(..7)
-            .filter(|p| p.eq_ignore_ascii_case(b"bearer "))
-            .map(|_| bytes[7..].trim_ascii());
-        return match token.and_then(|t| tokens.verify(t)) {
+    // Only `Bearer` is ours: a reverse proxy doing Basic auth passes its own header through.
+    if let Some(bearer) = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .find(|v| {
+            v.get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"bearer "))
+        })
+    {
+        return match tokens.verify(bearer[7..].trim_ascii()) {
             Some(viewer) => Gate::Pass(Access::Viewer(viewer)),
             None => Gate::Deny(Denial::BadBearer),
         };
@@ -377,8 +381,23 @@ mod tests {
             ok
         );
         assert_eq!(
-            decide("/metrics", &[("authorization", &format!("Basic {LEAD}"))]),
+            decide("/metrics", &[("authorization", &format!("Bearer {LEAD}x"))]),
             Gate::Deny(Denial::BadBearer)
+        );
+        // Another scheme (a proxy's Basic auth) is not ours: the cookie decides.
+        assert_eq!(
+            decide("/metrics", &[("authorization", "Basic d2FsbDpwdw==")]),
+            Gate::Deny(Denial::Missing)
+        );
+        assert_eq!(
+            decide(
+                "/metrics",
+                &[
+                    ("authorization", "Basic d2FsbDpwdw=="),
+                    ("cookie", &format!("socwall={LEAD}"))
+                ]
+            ),
+            ok
         );
         assert_eq!(
             decide(
