@@ -154,14 +154,17 @@ pub async fn run(
     let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats, verdicts));
 
     // aggregate → hub → web
+    let internal: Vec<Cidr> = settings
+        .aggregate
+        .internal_networks
+        .iter()
+        .filter_map(|c| c.parse::<Cidr>().ok())
+        .collect();
     let agg_settings = AggregateSettings {
         top_n: settings.aggregate.top_n,
-        internal_networks: settings
-            .aggregate
-            .internal_networks
-            .iter()
-            .filter_map(|c| c.parse::<Cidr>().ok())
-            .collect(),
+        context: crate::detect::Context::new(&internal, &[]),
+        detect: crate::detect::DetectSettings::default(),
+        internal_networks: internal,
         learning: settings.aggregate.learning,
         sources: settings
             .sources
