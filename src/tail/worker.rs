@@ -446,10 +446,14 @@ impl Worker {
             }
         }
         if self.first_scan {
-            // Positions whose file is gone for good are dropped; the rest (file there but not
-            // openable yet) are kept until it can be opened.
+            // Positions whose file is gone for good are dropped, and so are those of a file we
+            // have open anyway (its content changed while we were stopped: it was read from 0).
+            // The rest (file there but not openable yet) are kept until it can be opened.
+            let files = &self.files;
             self.checkpoints.retain(|c| {
-                fs::metadata(&c.path).is_ok_and(|m| c.fingerprint.same_inode(m.dev(), m.ino()))
+                let fp = c.fingerprint;
+                !files.iter().any(|f| f.fp.same_inode(fp.dev, fp.ino))
+                    && fs::metadata(&c.path).is_ok_and(|m| fp.same_inode(m.dev(), m.ino()))
             });
         }
         self.issues.end_scan(&self.stats);
