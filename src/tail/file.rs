@@ -33,6 +33,8 @@ pub(crate) struct TailedFile {
     /// Consecutive rescans in which the glob did not yield this file (renamed out of the
     /// pattern, or deleted). Reset when seen again.
     pub missing_scans: u32,
+    /// When the first of those rescans ran (None while the glob yields the file).
+    pub missing_since: Option<std::time::Instant>,
     /// Set by the rescan that saw the file; cleared at the start of each rescan.
     pub seen: bool,
 }
@@ -66,6 +68,7 @@ impl TailedFile {
             size,
             splitter: LineSplitter::new(),
             missing_scans: 0,
+            missing_since: None,
             seen: true,
         }
     }

@@ -49,10 +49,14 @@ const MIN_READ: usize = 4096;
 /// Per file per pass: a file with a big backlog yields after this much so that other files
 /// and sources are not starved; the loop then runs another pass without sleeping.
 const PASS_BUDGET: u64 = 1024 * 1024;
-/// A file missing from its glob for this many consecutive rescans, and read to EOF, is
-/// closed. Two (not one) gives writers that still hold the rotated file a full rescan
-/// interval to write their last lines before we let go.
+/// A file missing from its glob is closed once it is read to EOF, was missed by at least this
+/// many consecutive rescans, *and* has been missing for `CLOSE_GRACE_INTERVALS` ×
+/// `rescan_interval` of wall time since the first of them. The time matters: notify events
+/// trigger extra rescans, and one logrotate run (renames, its state file, the postrotate
+/// script) triggers several within milliseconds, so counting rescans alone closed the rotated
+/// file before the writer had reopened and written its last lines to it.
 const MISSING_SCANS_BEFORE_CLOSE: u32 = 2;
+const CLOSE_GRACE_INTERVALS: u32 = 2;
 /// Same problem (path + kind of error) is logged at most once per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 /// On resume, a file whose inode changed this long before the checkpoint's rescan or later
@@ -417,11 +421,13 @@ impl Worker {
         }
         for i in 0..self.files.len() {
             let f = &mut self.files[i];
-            f.missing_scans = if f.seen {
-                0
+            if f.seen {
+                f.missing_scans = 0;
+                f.missing_since = None;
             } else {
-                f.missing_scans.saturating_add(1)
-            };
+                f.missing_scans = f.missing_scans.saturating_add(1);
+                f.missing_since.get_or_insert_with(Instant::now);
+            }
             if f.missing_scans == 1 {
                 let (s, path) = (f.source, f.path.clone());
                 if !self
@@ -803,7 +809,11 @@ impl Worker {
                 }
                 more |= end == ReadEnd::Budget;
                 let f = &mut self.files[i];
-                if end == ReadEnd::Eof && f.missing_scans >= MISSING_SCANS_BEFORE_CLOSE {
+                let grace = self.opts.rescan_interval * CLOSE_GRACE_INTERVALS;
+                if end == ReadEnd::Eof
+                    && f.missing_scans >= MISSING_SCANS_BEFORE_CLOSE
+                    && f.missing_since.is_some_and(|t| t.elapsed() >= grace)
+                {
                     // Gone from the glob (renamed out of it or deleted) and fully read: close
                     // it so a deleted file's blocks are released. Its unterminated last line
                     // will never be completed, so it is emitted now.
