@@ -497,3 +497,77 @@ impl Drop for Tailer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Instant;
+
+    fn failing_watcher(_: worker::NotifyHandler) -> notify::Result<notify::RecommendedWatcher> {
+        // What inotify_init1 reports when fs.inotify.max_user_instances is exhausted.
+        Err(notify::Error::io(io::Error::from_raw_os_error(24)))
+    }
+
+    /// The watcher cannot be created (inotify limits): the tailer says so, polls, and every
+    /// line still arrives — appended to a known file or in a file created later.
+    #[test]
+    fn without_notifications_polling_alone_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, b"").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let spec = SourceSpec {
+            start_at: StartAt::Beginning,
+            ..SourceSpec::new(1, "s", dir.path().join("*.log").to_str().unwrap())
+        };
+        let opts = TailOptions {
+            rescan_interval: Duration::from_millis(30),
+            ..TailOptions::default()
+        };
+        let t = Tailer::spawn_inner(
+            vec![spec],
+            opts,
+            tx,
+            TailCheckpoint::positions_only(Vec::new()),
+            Some(failing_watcher),
+        )
+        .unwrap();
+        let st = t.stats();
+        let end = Instant::now() + Duration::from_secs(5);
+        while st.rescans() == 0 {
+            assert!(Instant::now() < end, "no rescan");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(!st.notify_active(), "must report polling");
+        let mut want = Vec::new();
+        for i in 0..50 {
+            let target = if i % 10 == 9 {
+                dir.path().join(format!("late{i}.log"))
+            } else {
+                log.clone()
+            };
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&target)
+                .unwrap();
+            writeln!(f, "line {i}").unwrap();
+            want.push(format!("line {i}"));
+        }
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            match rx.try_recv() {
+                Ok(b) => got.extend(b.lines().map(|l| String::from_utf8(l.to_vec()).unwrap())),
+                Err(_) => {
+                    assert!(Instant::now() < end, "only {} lines: {got:?}", got.len());
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        t.stop();
+    }
+}
