@@ -804,9 +804,10 @@ async fn take_until_marker(out: &mut Out) -> (Vec<String>, socwall::tail::TailCh
             .await
             .expect("timed out waiting for a checkpoint marker")
             .expect("closed");
-        if b.checkpoint.is_some() {
-            assert!(b.is_empty(), "a marker carries no lines");
-            return (lines, *b.checkpoint.unwrap());
+        let empty = b.is_empty();
+        if let Some(cp) = b.checkpoint {
+            assert!(empty, "a marker carries no lines");
+            return (lines, *cp);
         }
         lines.extend(b.lines().map(|l| String::from_utf8(l.to_vec()).unwrap()));
     }
