@@ -18,6 +18,7 @@ mod feeds;
 mod firstseen;
 mod hll;
 mod keyhash;
+mod persist;
 mod rare;
 mod snapshot;
 mod spacesaving;
@@ -31,10 +32,11 @@ use crate::parse::Format;
 
 pub use cidr::{Cidr, CidrError};
 pub use feeds::FeedState;
+pub use persist::{AggregateState, NAME as STATE_SECTION, VERSION as STATE_VERSION};
 pub use snapshot::{
     Distinct, FeedSeries, FeedsSummary, FirstSeenEntry, FirstSeenOut, Heartbeat, HeartbeatSource,
-    LastError, PerWindow, ProtoEntry, Rates, Series, Snapshot, SourceOut, TopEntry, TopN,
-    TopWindow, Totals, Update,
+    IoErrorOut, LastError, PerWindow, ProtoEntry, Rates, Series, Snapshot, SourceOut,
+    StateErrorOut, StateOut, TopEntry, TopN, TopWindow, Totals, Update,
 };
 
 use feeds::Feed;
@@ -146,6 +148,9 @@ pub struct EventBatch {
     pub overlong: u64,
     pub last_error: Option<ErrorSample>,
     pub format: Option<Format>,
+    /// A tailer checkpoint marker forwarded in order by the parse stage (the batch then has no
+    /// lines). The daemon saves its state when one arrives: see docs/operations.md.
+    pub checkpoint: Option<Box<crate::tail::TailCheckpoint>>,
 }
 
 /// Bucket width of [`Aggregator::series`].
@@ -217,6 +222,8 @@ pub struct Aggregator {
     /// A snapshot recomputed top-N since the last update: send it with the next update too.
     recompute_unsent: bool,
     warned_unknown_source: bool,
+    /// State persistence health, shown in snapshots (`None`: no state dir).
+    state: Option<StateOut>,
 }
 
 #[inline]
@@ -284,6 +291,7 @@ impl Aggregator {
             recomputed: None,
             recompute_unsent: false,
             warned_unknown_source: false,
+            state: None,
         }
     }
 
@@ -465,6 +473,22 @@ impl Aggregator {
                 self.dirty = true;
             }
         }
+    }
+
+    /// The tailer's current problem for `source` (`None` clears it).
+    pub fn set_io_error(&mut self, source: u16, e: Option<IoErrorOut>) {
+        if let Some(i) = self.feed_index(source) {
+            let f = &mut self.feeds[i];
+            if f.io_error != e {
+                f.io_error = e;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// State persistence health for snapshots.
+    pub fn set_state_health(&mut self, s: Option<StateOut>) {
+        self.state = s;
     }
 
     /// True when anything was ingested (or a feed changed state) since the last `update()`.
@@ -664,6 +688,7 @@ impl Aggregator {
             topn: r.topn.clone(),
             first_seen: r.first_seen.clone(),
             sources: self.sources(now),
+            state: self.state.clone(),
         }
     }
 
