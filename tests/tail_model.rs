@@ -201,6 +201,8 @@ struct Model {
     measure: Measure,
     log: VecDeque<String>,
     unique: u64,
+    /// Complete lines that must arrive and have not been seen arriving yet.
+    unconfirmed: std::collections::BTreeSet<u64>,
     _tmp: tempfile::TempDir,
 }
 
@@ -251,6 +253,7 @@ impl Model {
             measure: Measure::default(),
             log: VecDeque::new(),
             unique: 0,
+            unconfirmed: Default::default(),
             _tmp: tmp,
         }
     }
@@ -368,6 +371,7 @@ impl Model {
         rest.push(b'\n');
         append(&self.families[fam].live_path(), &rest);
         self.gens[g as usize].lines.push(n);
+        self.unconfirmed.insert(n);
     }
 
     fn op_append(&mut self, fam: usize) {
@@ -378,6 +382,7 @@ impl Model {
             bytes.extend_from_slice(&line_text(n, g, len)[written..]);
             bytes.push(b'\n');
             self.gens[g as usize].lines.push(n);
+            self.unconfirmed.insert(n);
         }
         let k = if self.rng.chance(0.03) {
             self.rng.range(200, 2000)
@@ -389,6 +394,7 @@ impl Model {
             bytes.extend_from_slice(&line_text(n, g, len));
             bytes.push(b'\n');
             self.gens[g as usize].lines.push(n);
+            self.unconfirmed.insert(n);
         }
         append(&self.families[fam].live_path(), &bytes);
         self.note(format!("fam{fam} append {k} lines to g{g}"));
@@ -447,6 +453,7 @@ impl Model {
         for &n in &self.gens[g as usize].lines {
             if !r.count.contains_key(&n) && reg[n as usize].must {
                 reg[n as usize].must = false;
+                self.unconfirmed.remove(&n);
                 k += 1;
                 if self.tailer.is_some() {
                     self.window.push(n);
@@ -580,26 +587,18 @@ impl Model {
         if !self.running() {
             return;
         }
-        let must: Vec<u64> = {
-            let reg = self.registry.lock().unwrap();
-            self.gens
-                .iter()
-                .flat_map(|g| g.lines.iter().copied())
-                .filter(|&n| reg[n as usize].must)
-                .collect()
-        };
         let end = Instant::now() + DEADLINE;
         loop {
-            let missing: Vec<u64> = {
+            // Only the lines not confirmed yet are looked at: the test stays linear in the
+            // number of lines however long it runs.
+            {
                 let r = self.received.lock().unwrap();
-                must.iter()
-                    .copied()
-                    .filter(|n| !r.count.contains_key(n))
-                    .collect()
-            };
-            if missing.is_empty() {
+                self.unconfirmed.retain(|n| !r.count.contains_key(n));
+            }
+            if self.unconfirmed.is_empty() {
                 break;
             }
+            let missing: Vec<u64> = self.unconfirmed.iter().copied().collect();
             if Instant::now() > end {
                 let reg = self.registry.lock().unwrap();
                 let problems = self.received.lock().unwrap().problems.clone();
