@@ -486,9 +486,13 @@ impl Aggregator {
         }
     }
 
-    /// State persistence health for snapshots.
+    /// State persistence health for snapshots (`/api/v1/snapshot`, a wall's first message).
     pub fn set_state_health(&mut self, s: Option<StateOut>) {
-        self.state = s;
+        if self.state != s {
+            self.state = s;
+            // Owed a snapshot (the only message that carries it), like any other change.
+            self.dirty = true;
+        }
     }
 
     /// True when anything was ingested (or a feed changed state) since the last `update()`.
