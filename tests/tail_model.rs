@@ -175,6 +175,21 @@ impl Family {
     }
 }
 
+/// What the tailer's checkpoint held when it was stopped.
+struct Stopped {
+    inodes: HashSet<(u64, u64)>,
+    /// Generations from this index on were created while stopped. Their inode numbers can be
+    /// those of files the stop just let go of (deleted files held open by the tailer are
+    /// freed when it closes them), so "its inode is in the checkpoint" is not enough.
+    first_new: u32,
+}
+
+impl Stopped {
+    fn in_checkpoint(&self, g: u32, generation: &Generation) -> bool {
+        g < self.first_new && self.inodes.contains(&(generation.dev, generation.ino))
+    }
+}
+
 #[derive(Default, Debug)]
 struct Measure {
     racing_truncations: u64,
@@ -262,6 +277,11 @@ impl Model {
         if self.log.len() >= 40 {
             self.log.pop_front();
         }
+        let s = if self.running() {
+            s
+        } else {
+            format!("  [stopped] {s}")
+        };
         self.log.push_back(s);
     }
 
@@ -463,12 +483,7 @@ impl Model {
         k
     }
 
-    /// Positions in the checkpoint the tailer returned at its last stop.
-    fn in_checkpoint(cp: &HashSet<(u64, u64)>, g: &Generation) -> bool {
-        cp.contains(&(g.dev, g.ino))
-    }
-
-    fn op_rename(&mut self, fam: usize, cp: Option<&HashSet<(u64, u64)>>) {
+    fn op_rename(&mut self, fam: usize, stopped: Option<&Stopped>) {
         if self.families[fam].live.is_none() {
             return;
         }
@@ -482,9 +497,9 @@ impl Model {
         fs::rename(self.families[fam].live_path(), &to).unwrap();
         let g = live.generation;
         // Stopped, live-name-only glob: found again only through its checkpoint position.
-        if let Some(cp) = cp
+        if let Some(st) = stopped
             && !self.families[fam].glob_all
-            && !Self::in_checkpoint(cp, &self.gens[g as usize])
+            && !st.in_checkpoint(g, &self.gens[g as usize])
         {
             let k = self.mark_may(g);
             self.measure.stopped_destructive += 1;
@@ -607,8 +622,29 @@ impl Model {
                     .take(10)
                     .map(|&n| format!("{n} (g{})", reg[n as usize].generation))
                     .collect();
+                // The generation of the first missing line: which of its lines arrived.
+                let g = reg[missing[0] as usize].generation;
+                let got = {
+                    let r = self.received.lock().unwrap();
+                    self.gens[g as usize]
+                        .lines
+                        .iter()
+                        .map(|n| {
+                            let mark = if r.count.contains_key(n) {
+                                "+"
+                            } else if reg[*n as usize].must {
+                                "MISSING "
+                            } else {
+                                "may "
+                            };
+                            format!("{mark}{n}")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 panic!(
-                    "seed {}: {} line(s) never delivered: {detail:?}; problems: {problems:?}\nlast operations:\n{}",
+                    "seed {}: {} line(s) never delivered: {detail:?}; problems: {problems:?}\n\
+                     generation {g}: {got}\nlast operations:\n{}",
                     self.seed,
                     missing.len(),
                     self.log.iter().cloned().collect::<Vec<_>>().join("\n")
@@ -661,18 +697,21 @@ impl Model {
                 self.measure.unreachable_at_stop += k;
             }
         }
-        let inodes: HashSet<(u64, u64)> = cp
-            .files
-            .iter()
-            .map(|f| (f.fingerprint.dev, f.fingerprint.ino))
-            .collect();
+        let stopped = Stopped {
+            inodes: cp
+                .files
+                .iter()
+                .map(|f| (f.fingerprint.dev, f.fingerprint.ino))
+                .collect(),
+            first_new: self.gens.len() as u32,
+        };
         let n = self.rng.below(4);
         for _ in 0..n {
             let fam = self.rng.below(2) as usize;
             match self.rng.below(9) {
                 0..=2 => self.op_append(fam),
                 3 => self.op_partial(fam),
-                4 => self.op_rename(fam, Some(&inodes)),
+                4 => self.op_rename(fam, Some(&stopped)),
                 5 => self.op_delete(fam, true),
                 6 => {
                     let copy = self.rng.chance(0.5);
