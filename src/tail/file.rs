@@ -98,7 +98,7 @@ impl TailedFile {
     /// Rescan-time check of the head hash: catches a truncate followed by enough new writes
     /// to get past our old offset before we saw the file shrink (size alone cannot see that).
     pub fn head_changed(&mut self) -> io::Result<bool> {
-        Ok(self.fp.verify_and_upgrade(&self.file)? == HeadCheck::Changed)
+        Ok(self.fp.verify(&self.file)? == HeadCheck::Changed)
     }
 
     /// The content was replaced in place (copytruncate, `> file`, or a rewrite): start again
@@ -127,6 +127,9 @@ impl TailedFile {
     /// Checked afterwards, the bytes we hold are either from before the truncate (head still
     /// the same) or discarded ([`Chunk::Rewritten`]). One extra 256-byte `pread` per chunk
     /// with data; nothing per idle pass.
+    ///
+    /// The check cannot vouch for bytes the head does not cover, so a short head is extended
+    /// from the data just read: it always describes bytes we consumed.
     pub fn read_chunk(
         &mut self,
         buf: &mut [u8],
@@ -144,9 +147,11 @@ impl TailedFile {
         if n == 0 {
             return Ok(Chunk::Eof);
         }
-        if self.fp.verify_and_upgrade(&self.file)? == HeadCheck::Changed {
+        if self.fp.verify(&self.file)? == HeadCheck::Changed {
             return Ok(Chunk::Rewritten);
         }
+        // A short head grows with exactly these bytes (fingerprint.rs says why not a pread).
+        self.fp.extend(self.offset, &buf[..n]);
         self.offset += n as u64;
         self.size = self.size.max(self.offset);
         *lines_out += self.splitter.feed(&buf[..n], batch, max);
