@@ -135,6 +135,9 @@ impl Received {
 
 #[derive(Debug)]
 struct Generation {
+    family: usize,
+    /// `lines.len()` at its last truncation: lines from there on are the new content.
+    truncated_at: Option<usize>,
     dev: u64,
     ino: u64,
     /// Complete lines written to it, in order.
@@ -178,6 +181,10 @@ impl Family {
 /// What the tailer's checkpoint held when it was stopped.
 struct Stopped {
     inodes: HashSet<(u64, u64)>,
+    /// Generations truncated after the tailer last saw them (no line of the new content
+    /// delivered yet): their saved head may be the old content's, so a position for them may
+    /// not match the file any more (see `op_restart`).
+    stale: HashSet<u32>,
     /// Generations from this index on were created while stopped. Their inode numbers can be
     /// those of files the stop just let go of (deleted files held open by the tailer are
     /// freed when it closes them), so "its inode is in the checkpoint" is not enough.
@@ -198,6 +205,8 @@ struct Measure {
     stopped_may_lines: u64,
     /// Lines of deleted files still being drained when the tailer stopped.
     unreachable_at_stop: u64,
+    /// Lines of truncated-then-rotated files whose saved head went stale (see `op_restart`).
+    stale_at_stop: u64,
     restarts: u64,
     ops: HashMap<&'static str, u64>,
 }
@@ -274,7 +283,7 @@ impl Model {
     }
 
     fn note(&mut self, s: String) {
-        if self.log.len() >= 40 {
+        if self.log.len() >= 60 {
             self.log.pop_front();
         }
         let s = if self.running() {
@@ -330,15 +339,41 @@ impl Model {
         }
     }
 
-    fn new_generation(&mut self, path: &Path) -> u32 {
+    fn new_generation(&mut self, fam: usize, path: &Path) -> u32 {
         let m = fs::metadata(path).unwrap();
         self.gens.push(Generation {
+            family: fam,
+            truncated_at: None,
             dev: m.dev(),
             ino: m.ino(),
             lines: Vec::new(),
             partial: None,
         });
-        (self.gens.len() - 1) as u32
+        let g = (self.gens.len() - 1) as u32;
+        self.note(format!(
+            "new g{g} at {} (inode {})",
+            path.display(),
+            m.ino()
+        ));
+        g
+    }
+
+    /// Every name in the families' directories with its inode (for failure messages).
+    fn listing(&self) -> String {
+        let mut out = Vec::new();
+        for f in &self.families {
+            let Ok(rd) = fs::read_dir(&f.dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if let Ok(m) = fs::metadata(&p) {
+                    out.push(format!("{} -> {}", p.display(), m.ino()));
+                }
+            }
+        }
+        out.sort();
+        out.join("\n")
     }
 
     /// The live generation of `fam`, creating `fw.log` if there is none.
@@ -348,7 +383,7 @@ impl Model {
         }
         let path = self.families[fam].live_path();
         fs::write(&path, b"").unwrap();
-        let g = self.new_generation(&path);
+        let g = self.new_generation(fam, &path);
         self.families[fam].live = Some(Live { generation: g });
         g
     }
@@ -499,7 +534,7 @@ impl Model {
         // Stopped, live-name-only glob: found again only through its checkpoint position.
         if let Some(st) = stopped
             && !self.families[fam].glob_all
-            && !st.in_checkpoint(g, &self.gens[g as usize])
+            && (!st.in_checkpoint(g, &self.gens[g as usize]) || st.stale.contains(&g))
         {
             let k = self.mark_may(g);
             self.measure.stopped_destructive += 1;
@@ -555,6 +590,7 @@ impl Model {
             .truncate(true)
             .open(&path)
             .unwrap();
+        self.gens[g as usize].truncated_at = Some(self.gens[g as usize].lines.len());
         self.note(format!(
             "fam{fam} {} g{g} (racing: {racing}, window {k})",
             if copy { "copytruncate" } else { "truncate" }
@@ -570,7 +606,7 @@ impl Model {
         let k = self.fresh_name();
         let target = self.families[fam].dir.join(format!("targets/t.{k}"));
         fs::write(&target, b"").unwrap();
-        let g = self.new_generation(&target);
+        let g = self.new_generation(fam, &target);
         let tmp = self.families[fam].dir.join(format!(".swap.{k}"));
         std::os::unix::fs::symlink(&target, &tmp).unwrap();
         fs::rename(&tmp, self.families[fam].live_path()).unwrap();
@@ -644,9 +680,11 @@ impl Model {
                 };
                 panic!(
                     "seed {}: {} line(s) never delivered: {detail:?}; problems: {problems:?}\n\
-                     generation {g}: {got}\nlast operations:\n{}",
+                     generation {g} (inode {}): {got}\nfiles:\n{}\nlast operations:\n{}",
                     self.seed,
                     missing.len(),
+                    self.gens[g as usize].ino,
+                    self.listing(),
                     self.log.iter().cloned().collect::<Vec<_>>().join("\n")
                 );
             }
@@ -697,12 +735,36 @@ impl Model {
                 self.measure.unreachable_at_stop += k;
             }
         }
+        // A file truncated after the tailer last looked keeps a position whose head is the
+        // old content's. Still under the glob, it is read again from 0 (its ctime is after the
+        // last rescan); renamed out of a live-name-only glob, it is found by inode but its head
+        // does not match, and the tailer does not adopt it (the inode could as well belong to
+        // another file by now, a copytruncate copy say): its new lines are lost.
+        let stale: HashSet<u32> = {
+            let r = self.received.lock().unwrap();
+            (0..self.gens.len() as u32)
+                .filter(|&g| {
+                    let gn = &self.gens[g as usize];
+                    gn.truncated_at
+                        .is_some_and(|t| !gn.lines[t..].iter().any(|n| r.count.contains_key(n)))
+                })
+                .collect()
+        };
+        for &g in &stale {
+            let fam = self.gens[g as usize].family;
+            let live = self.families[fam].live.as_ref().map(|l| l.generation);
+            if !self.families[fam].glob_all && live != Some(g) {
+                let k = self.mark_may(g);
+                self.measure.stale_at_stop += k;
+            }
+        }
         let stopped = Stopped {
             inodes: cp
                 .files
                 .iter()
                 .map(|f| (f.fingerprint.dev, f.fingerprint.ino))
                 .collect(),
+            stale,
             first_new: self.gens.len() as u32,
         };
         let n = self.rng.below(4);
@@ -860,6 +922,7 @@ fn random_operations_deliver_every_line_exactly_once() {
          {} restarts; racing (copy)truncates: {} with {} lines in the window, {} of them lost; \
          destructive operations while stopped: {} ({} lines could be lost); \
          unread lines of deleted files at a stop: {}; \
+         lines of truncated-then-rotated files at a stop: {}; \
          cross-file order inversions: {}; ops {:?}",
         started.elapsed(),
         reg.len(),
@@ -871,6 +934,7 @@ fn random_operations_deliver_every_line_exactly_once() {
         m.measure.stopped_destructive,
         m.measure.stopped_may_lines,
         m.measure.unreachable_at_stop,
+        m.measure.stale_at_stop,
         r.cross_file_inversions,
         m.measure.ops,
     );
