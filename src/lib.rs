@@ -2,7 +2,8 @@
 //!
 //! Data flows through bounded channels, one stage per module:
 //! [`tail`] (files → line batches, on its own thread) → [`parse`] (lines → compact records) →
-//! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks) → [`hub`] (serialise
+//! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks, which also owns the
+//! [`detect`] engine's anomalies) → [`hub`] (serialise
 //! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
 //! [`daemon`] wires them; [`shutdown`] stops them in order; [`state`] saves and restores what
 //! must survive a restart (file positions with the counts that go with them).
@@ -14,6 +15,7 @@ pub mod config;
 pub mod daemon;
 pub mod dashboard;
 pub mod demo;
+pub mod detect;
 pub mod event;
 pub mod hub;
 pub mod listen;

@@ -17,7 +17,7 @@ mod cidr;
 mod feeds;
 mod firstseen;
 mod hll;
-mod keyhash;
+pub(crate) mod keyhash;
 mod persist;
 mod rare;
 mod snapshot;
@@ -27,10 +27,13 @@ mod window;
 
 use std::time::Duration;
 
+use crate::detect::{
+    AnomalyChange, AnomalyOut, Context, DetectSettings, Engine, FeedView, TickView,
+};
 use crate::event::{Action, Micros, Proto, Record};
 use crate::parse::Format;
 
-pub use cidr::{Cidr, CidrError};
+pub use cidr::{Cidr, CidrError, ip_key, key_ip};
 pub use feeds::FeedState;
 pub use persist::{AggregateState, NAME as STATE_SECTION, VERSION as STATE_VERSION};
 pub use snapshot::{
@@ -42,7 +45,8 @@ pub use snapshot::{
 use feeds::Feed;
 use firstseen::{FirstSeen, Hosts};
 use keyhash::KeyHasher;
-use snapshot::{opt_time, rfc3339_millis};
+use snapshot::opt_time;
+pub(crate) use snapshot::rfc3339_millis;
 use topn::{SLOT_S, TopSlots, port_key, port_key_string};
 use window::{Counts, PROTO_CLASSES, Ring};
 
@@ -76,6 +80,8 @@ pub const PORT_CAP: usize = 4 << 16;
 pub const RETENTION_S: u32 = 7 * 86_400;
 /// Distinct ports counted exactly per 10-second slot for `rare_dport`.
 pub const RARE_CAP: usize = 512;
+/// Most anomalies carried by a snapshot or an update (the API can ask for more).
+pub const ANOMALIES_MAX: usize = 50;
 /// Smallest Space-Saving capacity per slot (it is `max(64, 4 × top_n)`, at most 1024).
 pub const MIN_SUMMARY_CAP: usize = 64;
 
@@ -106,7 +112,7 @@ impl SourceSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AggregateSettings {
     /// Entries per top-N list (default 10).
     pub top_n: usize,
@@ -117,6 +123,10 @@ pub struct AggregateSettings {
     pub learning: Duration,
     /// Sources by id (`EventBatch::source` indexes this list).
     pub sources: Vec<SourceSettings>,
+    /// The detectors' settings.
+    pub detect: DetectSettings,
+    /// What the detectors know about the site (replaceable later: [`Aggregator::set_context`]).
+    pub context: Context,
 }
 
 impl Default for AggregateSettings {
@@ -126,6 +136,8 @@ impl Default for AggregateSettings {
             internal_networks: Cidr::default_internal(),
             learning: Duration::from_secs(600),
             sources: Vec::new(),
+            detect: DetectSettings::default(),
+            context: Context::with_default_networks(),
         }
     }
 }
@@ -222,9 +234,18 @@ pub struct Aggregator {
     /// A snapshot recomputed top-N since the last update: send it with the next update too.
     recompute_unsent: bool,
     warned_unknown_source: bool,
+    /// The detection engine (owned here: it sees every record on the same task, no locks).
+    detect: Engine,
+    /// Anomaly changes since the last update (bounded: a burst beyond the cap is summarised by
+    /// the full list the update carries anyway).
+    anomaly_changes: Vec<AnomalyChange>,
+    anomalies_dirty: bool,
     /// State persistence health, shown in snapshots (`None`: no state dir).
     state: Option<StateOut>,
 }
+
+/// Most anomaly changes kept between two updates.
+const CHANGES_MAX: usize = 256;
 
 #[inline]
 fn is_internal(nets: &[(u128, u128)], k: u128) -> bool {
@@ -291,8 +312,58 @@ impl Aggregator {
             recomputed: None,
             recompute_unsent: false,
             warned_unknown_source: false,
+            detect: Engine::new(settings.detect, settings.context, now),
+            anomaly_changes: Vec::new(),
+            anomalies_dirty: false,
             state: None,
         }
+    }
+
+    /// Replaces the detectors' context (hot reload of networks, zones, resolvers, watchlists).
+    /// The first-seen panel follows the new internal networks too.
+    pub fn set_context(&mut self, ctx: Context) {
+        self.nets = ctx.internal_masks();
+        self.detect.set_context(ctx);
+    }
+
+    /// Runs the detectors' once-per-second evaluation (a no-op within the same second) and
+    /// collects the anomaly changes for the next update. `snapshot` and `update` call it; the
+    /// daemon also calls it every tick, so silence is noticed and anomalies decay and close
+    /// while no record arrives (which makes the aggregator dirty when anything changed).
+    pub fn detect_tick(&mut self, now: Micros) {
+        let now = self.tick(now);
+        let views: Vec<FeedView<'_>> = self
+            .feeds
+            .iter()
+            .map(|f| FeedView {
+                name: &f.name,
+                lines: f.lines,
+                events: f.events,
+                parse_errors: f.parse_errors,
+                last_line_at: f.last_line_at,
+            })
+            .collect();
+        let changes = self.detect.tick(now, &TickView { feeds: &views });
+        if !changes.is_empty() {
+            self.anomalies_dirty = true;
+            let room = CHANGES_MAX.saturating_sub(self.anomaly_changes.len());
+            self.anomaly_changes.extend(changes.into_iter().take(room));
+        }
+    }
+
+    /// Current anomalies, highest severity first, at most `limit` (for `/api/v1/anomalies`).
+    pub fn anomalies(&self, now: Micros, limit: usize) -> Vec<AnomalyOut> {
+        self.detect.anomalies(now.max(self.clock), limit)
+    }
+
+    /// Number of open anomalies.
+    pub fn open_anomalies(&self) -> usize {
+        self.detect.open()
+    }
+
+    /// Anomaly changes (open / update / close) since the last call, oldest first.
+    pub fn take_anomaly_changes(&mut self) -> Vec<AnomalyChange> {
+        std::mem::take(&mut self.anomaly_changes)
     }
 
     /// Advances the monotonic clock.
@@ -340,9 +411,12 @@ impl Aggregator {
             let kh = KeyHasher::get();
             let hosts = &mut self.hosts;
             let ports = &mut self.ports;
+            let detect = &mut self.detect;
+            let source = batch.source;
             let small = &mut self.sec_src.slot_mut(sec).0;
             let slot = self.slots.slot_mut(sec.div_euclid(SLOT_S));
             for r in &batch.records {
+                detect.observe(source, r, now);
                 c.events += 1;
                 c.bytes += r.bytes;
                 c.packets += r.packets;
@@ -499,6 +573,7 @@ impl Aggregator {
     pub fn dirty(&self, now: Micros) -> bool {
         let now = now.max(self.clock);
         self.dirty
+            || self.anomalies_dirty
             || self
                 .feeds
                 .iter()
@@ -677,6 +752,8 @@ impl Aggregator {
         if self.refresh(now) {
             self.recompute_unsent = true;
         }
+        self.detect_tick(now);
+        let anomalies = self.detect.anomalies(now, ANOMALIES_MAX);
         let r = self.recomputed.as_ref().expect("refreshed above");
         Snapshot {
             protocol: PROTOCOL,
@@ -692,6 +769,7 @@ impl Aggregator {
             topn: r.topn.clone(),
             first_seen: r.first_seen.clone(),
             sources: self.sources(now),
+            anomalies,
             state: self.state.clone(),
         }
     }
@@ -701,6 +779,9 @@ impl Aggregator {
     pub fn update(&mut self, now: Micros) -> Update {
         let now = self.tick(now);
         self.seq += 1;
+        self.detect_tick(now);
+        let anomalies = std::mem::take(&mut self.anomalies_dirty)
+            .then(|| self.detect.anomalies(now, ANOMALIES_MAX));
         let fresh = self.refresh(now) || std::mem::take(&mut self.recompute_unsent);
         self.recompute_unsent = false;
         let (protocols, topn, first_seen) = match (&self.recomputed, fresh) {
@@ -723,6 +804,7 @@ impl Aggregator {
             topn,
             first_seen,
             sources: self.sources(now),
+            anomalies,
         };
         self.dirty = false;
         self.last_states = self.feeds.iter().map(|f| f.state(now)).collect();
@@ -785,6 +867,7 @@ impl Aggregator {
             + self.ports.heap_bytes()
             + self.hosts.heap_bytes()
             + self.feeds.iter().map(Feed::heap_bytes).sum::<usize>()
+            + self.detect.memory_estimate()
     }
 }
 

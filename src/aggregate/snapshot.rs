@@ -217,6 +217,8 @@ pub struct Snapshot {
     pub topn: TopN,
     pub first_seen: FirstSeenOut,
     pub sources: Vec<SourceOut>,
+    /// Open anomalies, highest severity first (at most `ANOMALIES_MAX`).
+    pub anomalies: Vec<crate::detect::AnomalyOut>,
     /// State persistence health (added field); `null` when no `[state] dir` is configured.
     pub state: Option<StateOut>,
 }
@@ -238,6 +240,9 @@ pub struct Update {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<FirstSeenOut>,
     pub sources: Vec<SourceOut>,
+    /// The whole anomaly list when it changed since the previous update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<Vec<crate::detect::AnomalyOut>>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -26,6 +26,7 @@ fn rec(
     bytes: u64,
 ) -> Record {
     Record {
+        tcp_flags: Default::default(),
         ts: Some(T0 - 3 * HOUR),
         src_ip: src,
         dst_ip: dst,
@@ -136,6 +137,60 @@ fn verdict_split_and_protocols() {
     assert_eq!(s.topn.m1.denied_src[0].count, 2);
     assert_eq!(s.topn.m1.dport[0].key, "tcp/53");
     assert_eq!(s.topn.m1.dport[0].count, 3);
+}
+
+#[test]
+fn port_zero_of_portless_protocols_is_not_a_port() {
+    // Parsers report ports as written, so GRE, PIM, protocol 0 or an unassigned protocol can
+    // arrive with `dst_port: Some(0)`; only port protocols feed the port lists.
+    let s = AggregateSettings {
+        learning: Duration::ZERO,
+        ..settings()
+    };
+    let mut a = Aggregator::new(s, T0);
+    let mut recs = vec![];
+    for proto in [
+        Some(Proto::GRE),
+        Some(Proto(103)),
+        Some(Proto(0)),
+        Some(Proto(253)),
+        None,
+    ] {
+        let mut r = rec(v4(1, 1, 1, 1), v4(10, 0, 0, 1), 0, Some(Action::Deny), 10);
+        (r.proto, r.src_port) = (proto, Some(0));
+        recs.push(r);
+    }
+    recs.push(rec(
+        v4(1, 1, 1, 1),
+        v4(10, 0, 0, 1),
+        443,
+        Some(Action::Deny),
+        10,
+    ));
+    a.ingest(&batch(0, recs), T0 + SEC);
+    let snap = a.snapshot(T0 + SEC);
+    assert_eq!(snap.totals.events, 6);
+    for w in [&snap.topn.m1, &snap.topn.h1] {
+        let keys: Vec<&str> = w.dport.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["tcp/443"]);
+        assert_eq!(w.dport[0].count, 1);
+        assert_eq!(w.denied_dport.len(), 1);
+    }
+    let rare: Vec<&str> = snap
+        .topn
+        .m1
+        .rare_dport
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert!(rare.iter().all(|k| *k == "tcp/443"), "{rare:?}");
+    let first: Vec<&str> = snap
+        .first_seen
+        .dport
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert_eq!(first, vec!["tcp/443"]);
 }
 
 #[test]
@@ -521,6 +576,7 @@ fn snapshot_json_shape() {
     assert_eq!(
         keys(&v),
         set(&[
+            "anomalies",
             "protocol",
             "seq",
             "server_time",

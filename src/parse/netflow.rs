@@ -362,22 +362,21 @@ impl Acc {
             ..FlowRecord::default()
         };
         r.proto = self.proto.map(Proto);
-        if r.proto.is_none_or(Proto::has_ports) {
+        // Ports as exported (0 0 for GRE, IGMP...), except ICMP/ICMPv6: exporters put
+        // type*256+code in the destination port there (the Cisco convention).
+        if !r.proto.is_some_and(Proto::is_icmp) {
             r.src_port = self.sport;
             r.dst_port = self.dport;
         }
         // Bytes/packets: the flow's counter (delta, else total; v9 OUT_BYTES / IPFIX
-        // postOctetDeltaCount, the same flow counted on the egress side, when the ingress
-        // counter is absent or zero), plus the reverse direction when the record carries one
+        // postOctetDeltaCount, the same flow counted on the egress side, only when the ingress
+        // counter is absent: a 0 as exported is reported as 0), plus the reverse direction when the record carries one
         // (RFC 5103 reverse elements); NSEL records: initiator + responder.
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
         };
-        let pick = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(0), Some(b)) => Some(b),
-            (a, b) => a.or(b),
-        };
+        let pick = |a: Option<u64>, b: Option<u64>| a.or(b);
         let fwd_b = pick(self.octets.or(self.octets_total), self.out_octets);
         r.bytes = match fwd_b {
             Some(_) => sum(fwd_b, self.rev_octets),
@@ -774,7 +773,7 @@ fn decode_v5(packet: &[u8], out: &mut Vec<FlowRecord>) -> Result<Summary, Netflo
         let _flags = r.u8();
         let proto = Proto(r.u8().unwrap_or(0));
         f.proto = Some(proto);
-        if proto.has_ports() {
+        if !proto.is_icmp() {
             f.src_port = sport;
             f.dst_port = dport;
         }
@@ -858,6 +857,83 @@ mod tests {
                 have: 71
             })
         );
+    }
+
+    /// A v9 packet: template 256 (IN_BYTES, OUT_BYTES, IPV4_SRC_ADDR) and one data record.
+    fn v9_in_out(in_bytes: u32, out_bytes: u32) -> Vec<u8> {
+        let mut p = Vec::new();
+        be16(&mut p, 9);
+        be16(&mut p, 2); // two records: the template and the flow
+        be32(&mut p, 10_000);
+        be32(&mut p, 1_700_000_000);
+        be32(&mut p, 1);
+        be32(&mut p, 0); // source id
+        be16(&mut p, 0); // template flowset
+        be16(&mut p, 4 + 4 + 3 * 4);
+        be16(&mut p, 256);
+        be16(&mut p, 3);
+        for (ty, len) in [(1u16, 4u16), (23, 4), (8, 4)] {
+            be16(&mut p, ty);
+            be16(&mut p, len);
+        }
+        be16(&mut p, 256); // data flowset
+        be16(&mut p, 4 + 12);
+        be32(&mut p, in_bytes);
+        be32(&mut p, out_bytes);
+        p.extend_from_slice(&[10, 0, 0, 1]);
+        p
+    }
+
+    #[test]
+    fn egress_counter_only_when_the_ingress_one_is_absent() {
+        let bytes = |p: Vec<u8>| {
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            out[0].event().bytes
+        };
+        // IN_BYTES present: reported as exported, 0 included (OUT_BYTES counts the same flow on
+        // the egress side and is never added).
+        assert_eq!(bytes(v9_in_out(500, 500)), Some(500));
+        assert_eq!(bytes(v9_in_out(0, 32)), Some(0));
+    }
+
+    #[test]
+    fn ports_as_exported_except_icmp() {
+        // v5 record: sport at offset 24+32, dport at 24+34, protocol at 24+38.
+        let with = |proto: u8, sport: u16, dport: u16| {
+            let mut p = v5_packet();
+            p[56..58].copy_from_slice(&sport.to_be_bytes());
+            p[58..60].copy_from_slice(&dport.to_be_bytes());
+            p[62] = proto;
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            let e = out[0].event();
+            (e.proto, e.src_port, e.dst_port)
+        };
+        // GRE, IGMP, PIM and protocol 0 carry no ports, but 0 0 is what the exporter wrote.
+        for proto in [47, 2, 103, 0] {
+            assert_eq!(with(proto, 0, 0), (Some(Proto(proto)), Some(0), Some(0)));
+        }
+        // ICMP echo request (type 8, code 0 -> 0x0800) and ICMPv6 echo (128 -> 0x8000).
+        assert_eq!(with(1, 0, 0x0800), (Some(Proto::ICMP), None, None));
+        assert_eq!(with(58, 0, 0x8000), (Some(Proto::ICMPV6), None, None));
+        // The same in a templated (IPFIX) record: protocol byte after the two ports.
+        let ipfix = |proto: u8| {
+            let mut p = ipfix_packet();
+            let at = p
+                .windows(5)
+                .position(|w| w == [0x14, 0xe9, 0, 53, 17])
+                .unwrap()
+                + 4;
+            p[at] = proto;
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            let e = out[0].event();
+            (e.src_port, e.dst_port)
+        };
+        assert_eq!(ipfix(2), (Some(5353), Some(53)));
+        assert_eq!(ipfix(1), (None, None));
+        assert_eq!(ipfix(58), (None, None));
     }
 
     /// IPFIX message: template 300 (with an enterprise field and a variable-length field) and

@@ -57,6 +57,7 @@ fn fortigate_kv_exact() {
     assert_eq!(
         ev(Format::Fortigate, FORTIGATE),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.10"),
             dst_ip: a("198.51.100.20"),
@@ -94,12 +95,46 @@ fn fortigate_kv_exact() {
 }
 
 #[test]
+fn ports_as_written_except_icmp() {
+    // GRE (and other protocols without ports): 0 0 as the device wrote them.
+    let gre = FORTIGATE
+        .replace("srcport=51515", "srcport=0")
+        .replace("dstport=443", "dstport=0")
+        .replace("proto=6", "proto=47");
+    let e = ev(Format::Fortigate, &gre);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::GRE), Some(0), Some(0))
+    );
+    // ICMP: the port slots hold the echo id and type/code, not ports.
+    let icmp = FORTIGATE
+        .replace("srcport=51515", "srcport=2048")
+        .replace("dstport=443", "dstport=8")
+        .replace("proto=6", "proto=1");
+    let e = ev(Format::Fortigate, &icmp);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::ICMP), None, None)
+    );
+    let icmp6 = SOPHOS
+        .replace("protocol=\"TCP\"", "protocol=\"ICMPv6\"")
+        .replace("src_port=61000", "src_port=128")
+        .replace("dst_port=3389", "dst_port=0");
+    let e = ev(Format::Sophos, &icmp6);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::ICMPV6), None, None)
+    );
+}
+
+#[test]
 fn fortigate_over_cef_and_generic_cef() {
     for f in [Format::Fortigate, Format::Cef] {
         let e = ev(f, CEF_FORTI);
         assert_eq!(
             e,
             Event {
+                tcp_flags: Default::default(),
                 ts: t(2024, 3, 4, 10, 11, 12),
                 src_ip: a("192.0.2.10"),
                 dst_ip: a("203.0.113.9"),
@@ -184,6 +219,7 @@ fn leef_1_and_2() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.12"),
             dst_ip: a("198.51.100.40"),
@@ -231,6 +267,7 @@ fn checkpoint_syslog_exporter() {
     assert_eq!(
         ev(Format::Checkpoint, CP_SYSLOG),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("203.0.113.7"),
             dst_ip: a("192.0.2.1"),
@@ -270,6 +307,7 @@ fn sonicwall_host_port_iface() {
     assert_eq!(
         ev(Format::Sonicwall, SONICWALL),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.14"),
             dst_ip: a("198.51.100.50"),
@@ -332,6 +370,7 @@ fn sophos_stormshield_clavister() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.16"),
             dst_ip: a("198.51.100.53"),
@@ -358,6 +397,7 @@ fn sophos_stormshield_clavister() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.17"),
             dst_ip: a("198.51.100.60"),
@@ -389,6 +429,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Barracuda, BARRACUDA),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.18"),
             dst_ip: a("192.0.2.255"),
@@ -410,6 +451,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Meraki, MERAKI),
         Event {
+            tcp_flags: Default::default(),
             ts: civil_to_micros(2024, 3, 4, 10, 11, 12, 123_456),
             src_ip: a("192.0.2.19"),
             dst_ip: a("198.51.100.70"),
@@ -449,6 +491,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Watchguard, WATCHGUARD),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.20"),
             dst_ip: a("198.51.100.80"),
