@@ -142,6 +142,14 @@ impl Daemon {
     }
 }
 
+impl Drop for Daemon {
+    /// A failing test must not leave the daemon running (kill is a no-op once it was reaped).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn lines_of(s: &Value) -> u64 {
     s["totals"]["lines"].as_u64().unwrap()
 }
