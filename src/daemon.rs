@@ -135,28 +135,16 @@ pub async fn run(
     let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats, verdicts));
 
     // aggregate → hub → web
-    let internal: Vec<Cidr> = settings
-        .aggregate
-        .internal_networks
+    let sources = settings
+        .sources
         .iter()
-        .filter_map(|c| c.parse::<Cidr>().ok())
+        .map(|s| AggSource {
+            name: s.name.clone(),
+            quiet_after: s.quiet_after,
+            silent_after: s.silent_after,
+        })
         .collect();
-    let agg_settings = AggregateSettings {
-        top_n: settings.aggregate.top_n,
-        context: crate::detect::Context::new(&internal, &[]),
-        detect: crate::detect::DetectSettings::default(),
-        internal_networks: internal,
-        learning: settings.aggregate.learning,
-        sources: settings
-            .sources
-            .iter()
-            .map(|s| AggSource {
-                name: s.name.clone(),
-                quiet_after: s.quiet_after,
-                silent_after: s.silent_after,
-            })
-            .collect(),
-    };
+    let agg_settings = aggregate_settings(&settings, sources);
     let (publish_tx, publish_rx) = mpsc::channel(2);
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
@@ -205,6 +193,24 @@ pub async fn run(
     let _ = hub_task.await;
     tracing::info!("socwall stopped");
     Ok(())
+}
+
+/// The aggregator's and detectors' settings from the config (shared with `socwall replay`).
+pub fn aggregate_settings(settings: &Settings, sources: Vec<AggSource>) -> AggregateSettings {
+    let internal: Vec<Cidr> = settings
+        .aggregate
+        .internal_networks
+        .iter()
+        .filter_map(|c| c.parse::<Cidr>().ok())
+        .collect();
+    AggregateSettings {
+        top_n: settings.aggregate.top_n,
+        context: crate::detect::Context::new(&internal, &[]),
+        detect: crate::detect::DetectSettings::default(),
+        internal_networks: internal,
+        learning: settings.aggregate.learning,
+        sources,
+    }
 }
 
 /// The aggregator's task: the only owner of the aggregate state.

@@ -383,7 +383,7 @@ fn uptime_stamp() -> String {
 }
 
 /// `Nov 24 03:40:01`, BSD syslog style (UTC).
-fn syslog_stamp(micros: i64) -> String {
+pub(crate) fn syslog_stamp(micros: i64) -> String {
     let s = crate::time::format_rfc3339(micros).to_string(); // 2026-11-24T03:40:01.123456Z
     let month: usize = s[5..7].parse().unwrap_or(1);
     const M: [&str; 12] = [
@@ -394,7 +394,7 @@ fn syslog_stamp(micros: i64) -> String {
 }
 
 /// `Nov 24 03:40:01.123456`, tcpdump's `-tttt`-less pflog style.
-fn precise_stamp(micros: i64) -> String {
+pub(crate) fn precise_stamp(micros: i64) -> String {
     let s = crate::time::format_rfc3339(micros).to_string();
     format!("{}{}", syslog_stamp(micros), &s[19..26])
 }

@@ -5,7 +5,8 @@
 //! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks, which also owns the
 //! [`detect`] engine's anomalies) → [`hub`] (serialise
 //! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
-//! [`daemon`] wires them; [`shutdown`] stops them in order.
+//! [`daemon`] wires them; [`shutdown`] stops them in order. [`replay`] drives the same parse →
+//! aggregate → detect path on event time from old logs; [`scenario`] generates labelled logs for it.
 
 pub mod aggregate;
 pub mod bench;
@@ -19,6 +20,8 @@ pub mod event;
 pub mod hub;
 pub mod listen;
 pub mod parse;
+pub mod replay;
+pub mod scenario;
 pub mod shutdown;
 pub mod tail;
 pub mod time;

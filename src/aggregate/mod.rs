@@ -339,6 +339,13 @@ impl Aggregator {
         }
     }
 
+    /// Advances the clock to `now` and runs the detectors' per-second evaluation (replay calls
+    /// it for every second of event time, gaps included).
+    pub fn advance(&mut self, now: Micros) {
+        let now = self.tick(now);
+        self.detect_tick(now);
+    }
+
     /// Current anomalies, highest severity first, at most `limit` (for `/api/v1/anomalies`).
     pub fn anomalies(&self, now: Micros, limit: usize) -> Vec<AnomalyOut> {
         self.detect.anomalies(now.max(self.clock), limit)
