@@ -91,6 +91,24 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write a seeded, labelled scenario (pf and iptables logs with injected incidents of every
+    /// detector kind) for `socwall replay`; prints the incident labels as JSON lines.
+    Scenario {
+        /// Directory for edge-pf.log, core-iptables.log, branch-iptables.log (created).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Event time covered, in minutes.
+        #[arg(long, default_value_t = 135, value_parser = clap::value_parser!(u64).range(1..=10_080))]
+        minutes: u64,
+        /// Background lines per second across the three feeds.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        rate: u32,
+        #[arg(long, default_value_t = 4)]
+        seed: u64,
+        /// Benign background only, no incidents.
+        #[arg(long)]
+        benign: bool,
+    },
     /// Validate the config and dashboards, then exit (0 valid, 2 not).
     Check(RunArgs),
     /// Measure parse and pipeline throughput on generated lines (one core).
@@ -120,6 +138,13 @@ pub fn main() -> ExitCode {
         Some(Command::Parse { format, files }) => crate::parse::cmd::main(&format, &files),
         Some(Command::Demo { listen, rate, dir }) => demo(listen, rate, dir),
         Some(Command::Bench { lines }) => crate::bench::main(lines),
+        Some(Command::Scenario {
+            out,
+            minutes,
+            rate,
+            seed,
+            benign,
+        }) => scenario(&out, minutes, rate, seed, benign),
         Some(Command::Replay {
             format,
             speed,
@@ -466,4 +491,42 @@ fn replay_serve(
             }
         }
     })
+}
+
+fn scenario(out: &Path, minutes: u64, rate: u32, seed: u64, benign: bool) -> ExitCode {
+    let opts = crate::scenario::ScenarioOptions {
+        seed,
+        rate,
+        duration: std::time::Duration::from_secs(minutes * 60),
+        incidents: !benign,
+        ..crate::scenario::ScenarioOptions::default()
+    };
+    let year = crate::time::year_of(opts.start);
+    match crate::scenario::write_files(&opts, out) {
+        Ok((labels, _, _)) => {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            for l in &labels {
+                let line = serde_json::json!({
+                    "kind": l.kind,
+                    "name": l.name,
+                    "keys": l.keys,
+                    "start": crate::time::format_rfc3339_millis(l.start).to_string(),
+                    "end": crate::time::format_rfc3339_millis(l.end).to_string(),
+                });
+                if writeln!(stdout, "{line}").is_err() {
+                    break; // a closed pipe (| head) is not an error here
+                }
+            }
+            eprintln!(
+                "socwall scenario: wrote {} (replay with --year {year})",
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("socwall scenario: cannot write {}: {e}", out.display());
+            ExitCode::from(1)
+        }
+    }
 }

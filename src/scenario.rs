@@ -78,7 +78,7 @@ impl Default for ScenarioOptions {
             // 2026-03-02T08:00:00Z
             start: crate::time::civil_to_micros(2026, 3, 2, 8, 0, 0, 0).unwrap_or(0),
             duration: Duration::from_secs(2 * 3600 + 15 * 60),
-            rate: 24,
+            rate: 10,
             incidents: true,
             warmup: Duration::from_secs(45 * 60),
             spacing: Duration::from_secs(5 * 60),
@@ -217,6 +217,27 @@ pub fn context() -> Context {
     list.exact.insert(ip_key(WATCHLISTED.into()));
     ctx.watchlists = vec![list];
     ctx
+}
+
+/// Generates straight into `DIR/<feed>.log` files (for long scenarios); returns the labels and
+/// the counts of late and reordered lines.
+pub fn write_files(o: &ScenarioOptions, dir: &Path) -> io::Result<(Vec<Label>, u64, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let open = |name: &str| -> io::Result<io::BufWriter<std::fs::File>> {
+        Ok(io::BufWriter::with_capacity(
+            256 << 10,
+            std::fs::File::create(dir.join(format!("{name}.log")))?,
+        ))
+    };
+    let (mut a, mut b, mut c) = (open(FEEDS[0].0)?, open(FEEDS[1].0)?, open(FEEDS[2].0)?);
+    let out = {
+        let mut sinks: [&mut dyn Write; 3] = [&mut a, &mut b, &mut c];
+        generate_into(o, &mut sinks)?
+    };
+    a.flush()?;
+    b.flush()?;
+    c.flush()?;
+    Ok(out)
 }
 
 /// Generates into three sinks (edge, core, branch), one second at a time, so a long scenario
@@ -557,7 +578,7 @@ impl Plan {
             ),
             l(
                 Kind::VolumeSpike,
-                "flash crowd ×8",
+                "flash crowd",
                 &[],
                 s(Slot::VolumeSpike),
                 LONG_S,
@@ -873,9 +894,10 @@ impl Gen {
                 out.push((EDGE, o, l));
             }
         }
-        // Volume spike: a flash crowd, seven times the edge's usual browsing on top.
+        // Volume spike: a flash crowd, 40 more connections a second from the clients (the
+        // background's edge share is ~5 a second at the default rate).
         if plan.active(Slot::VolumeSpike, sec, LONG_S).is_some() {
-            for _ in 0..60 {
+            for _ in 0..40 {
                 let o = off(r);
                 let (src, dst) = (r.client(), r.internet());
                 let l = r.pf_pass_out(sec * US + i64::from(o), src, dst, 443);
@@ -933,9 +955,9 @@ impl Gen {
             );
             out.push((EDGE, o, l));
         }
-        // Large outbound transfer: 1500-byte packets at 300 a second for 120 s (54 MB).
+        // Large outbound transfer: 1500-byte packets at 250 a second for 120 s (45 MB).
         if plan.active(Slot::LargeOutbound, sec, LONG_S).is_some() {
-            for _ in 0..300 {
+            for _ in 0..250 {
                 let id = r.below(65535);
                 let l = ufw(
                     sec, "ALLOW", EXFIL_HOST, EXFIL_DST, "TCP", 49152, 443, 1500, id,
@@ -943,9 +965,9 @@ impl Gen {
                 out.push((CORE, off(r), l));
             }
         }
-        // SYN flood: 400 SYNs a second from spoofed sources against the public web server.
+        // SYN flood: 300 SYNs a second from spoofed sources against the public web server.
         if plan.active(Slot::SynFlood, sec, BURST_S).is_some() {
-            for _ in 0..400 {
+            for _ in 0..300 {
                 let o = off(r);
                 let src = Ipv4Addr::new(203, 0, 113, 100 + r.below(100) as u8);
                 let (sport, seq) = (1024 + r.below(64000) as u16, r.next() as u32);
