@@ -94,6 +94,13 @@ impl Proto {
     pub fn has_ports(self) -> bool {
         matches!(self.0, 6 | 17 | 132 | 136)
     }
+
+    /// ICMP or ICMPv6. Formats that have port fields for every protocol (Zeek, NetFlow/IPFIX,
+    /// the key=value vendors, ASA) write ICMP type, code or identifier there instead of ports,
+    /// so parsers null the ports for these two and report every other protocol's as written.
+    pub fn is_icmp(self) -> bool {
+        matches!(self.0, 1 | 58)
+    }
 }
 
 /// The firewall's verdict.
@@ -204,5 +211,22 @@ mod tests {
         assert_eq!(Proto::from_name(b"bogus"), None);
         assert_eq!(Proto::ICMPV6.keyword(), Some("ipv6-icmp"));
         assert_eq!(Proto(253).keyword(), None);
+    }
+
+    #[test]
+    fn icmp_and_port_protocols() {
+        assert!(Proto::ICMP.is_icmp() && Proto::ICMPV6.is_icmp());
+        for p in [
+            Proto::TCP,
+            Proto::UDP,
+            Proto::GRE,
+            Proto::IGMP,
+            Proto(0),
+            Proto(103),
+        ] {
+            assert!(!p.is_icmp(), "{p:?}");
+        }
+        assert!(Proto::TCP.has_ports() && Proto::SCTP.has_ports());
+        assert!(!Proto::GRE.has_ports() && !Proto::ICMP.has_ports() && !Proto(0).has_ports());
     }
 }

@@ -328,6 +328,212 @@ fn closed_pipe_exits_quietly() {
     );
 }
 
+/// `{"line":N,"skipped":"continuation of the JSON document at line M"}` for N in `lines`.
+fn continuations(lines: std::ops::RangeInclusive<u64>, first: u64) -> Vec<Value> {
+    lines
+        .map(|n| json!({"line": n, "skipped": format!("continuation of the JSON document at line {first}")}))
+        .collect()
+}
+
+#[test]
+fn pretty_printed_zeek_json_is_one_record_at_its_first_line() {
+    let f = fixture("zeek-pretty.json");
+    for format in ["zeek", "auto"] {
+        let out = run(&["--format", format, &f], None);
+        assert!(out.status.success(), "{format}");
+        let o = objects(&out);
+        assert_eq!(o.len(), 29, "one object per input line ({format})");
+        let lines: Vec<u64> = o.iter().map(|v| v["line"].as_u64().unwrap()).collect();
+        assert_eq!(lines, (1..=29).collect::<Vec<u64>>());
+        // A one-line record before the documents.
+        assert_eq!(
+            (&o[0]["src_port"], &o[0]["bytes"]),
+            (&json!(51000), &json!(4600))
+        );
+        // The nested-id document of lines 2-21, with braces and quotes inside a string.
+        assert_eq!(
+            o[1],
+            json!({"line":2,"ts":"2024-01-02T03:04:06.500000Z","src_ip":"192.0.2.11",
+                   "dst_ip":"198.51.100.53","src_port":5353,"dst_port":53,"proto":"udp",
+                   "action":null,"direction":"out","iface":null,"bytes":216,"packets":2,
+                   "rule":null,"format":"zeek"})
+        );
+        assert_eq!(o[2..21], continuations(3..=21, 2)[..]);
+        // An indented document (lines 22-28): ICMP, so Zeek's type/code are not ports.
+        assert_eq!(
+            (
+                &o[21]["src_ip"],
+                &o[21]["proto"],
+                &o[21]["src_port"],
+                &o[21]["bytes"]
+            ),
+            (
+                &json!("192.0.2.12"),
+                &json!("icmp"),
+                &Value::Null,
+                &json!(168)
+            )
+        );
+        assert_eq!(o[22..28], continuations(23..=28, 22)[..]);
+        // Line-per-line again afterwards; GRE ports as written.
+        assert_eq!(
+            (
+                &o[28]["line"],
+                &o[28]["proto"],
+                &o[28]["src_port"],
+                &o[28]["dst_port"]
+            ),
+            (&json!(29), &json!("gre"), &json!(0), &json!(0))
+        );
+    }
+}
+
+#[test]
+fn pretty_printed_eve_and_file_labels() {
+    let doc = b"{\n \"timestamp\": \"2025-03-04T10:11:12.000000+0000\",\n \"event_type\": \"flow\",\n \"src_ip\": \"192.0.2.30\", \"src_port\": 40000,\n \"dest_ip\": \"198.51.100.30\", \"dest_port\": 22,\n \"proto\": \"TCP\",\n \"flow\": {\"pkts_toserver\": 3, \"pkts_toclient\": 2, \"bytes_toserver\": 300, \"bytes_toclient\": 200}\n}\n";
+    let out = run(&["--format", "eve", "-"], Some(doc));
+    assert!(out.status.success());
+    let o = objects(&out);
+    assert_eq!(o.len(), 8);
+    assert_eq!(
+        (
+            &o[0]["line"],
+            &o[0]["format"],
+            &o[0]["dst_port"],
+            &o[0]["bytes"],
+            &o[0]["packets"]
+        ),
+        (&json!(1), &json!("eve"), &json!(22), &json!(500), &json!(5))
+    );
+    assert_eq!(o[1..], continuations(2..=8, 1)[..]);
+    // With several files, continuation objects carry the file like every other object.
+    let f = fixture("zeek-pretty.json");
+    let o = objects(&run(&[&f, &f], None));
+    assert_eq!(o.len(), 58);
+    assert_eq!(
+        o[31],
+        json!({"line":3,"file":f,"skipped":"continuation of the JSON document at line 2"})
+    );
+}
+
+#[test]
+fn other_formats_stay_line_per_line() {
+    let out = run(&["--format", "pf", "-"], Some(b"{\n  \"a\": 1\n}\n"));
+    let o = objects(&out);
+    assert_eq!(o.len(), 3);
+    assert!(
+        o.iter()
+            .all(|v| v.get("skipped").is_some() || v.get("error").is_some()),
+        "{o:?}"
+    );
+    assert!(
+        o.iter().all(|v| !v.to_string().contains("continuation")),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn unterminated_json_document_is_an_error_and_its_lines_are_kept() {
+    // At the end of input: an error at the first line, then every other line read on its own.
+    let out = run(
+        &["--format", "zeek", "-"],
+        Some(b"{\n  \"uid\" : \"CwPrt9\",\n  \"id\" : {\n"),
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        objects(&out),
+        vec![
+            json!({"line":1,"error":"JSON document not closed at end of input"}),
+            json!({"line":2,"skipped":"zeek: not a Zeek conn line"}),
+            json!({"line":3,"skipped":"zeek: not a complete JSON object"}),
+        ]
+    );
+    // A truncated record followed by whole ones: the whole ones are not lost.
+    let rec = |i: u8| {
+        format!(
+            "{{\"ts\":1704164645,\"uid\":\"CwPrt{i}eeeeeeeeeeee\",\"id.orig_h\":\"192.0.2.{i}\",\"id.orig_p\":1000,\"id.resp_h\":\"198.51.100.9\",\"id.resp_p\":80,\"proto\":\"tcp\"}}\n"
+        )
+    };
+    let mut input =
+        b"{\"ts\":1704164645,\"uid\":\"CwPrt0eeeeeeeeeeee\",\"id.orig_h\":\"19\n".to_vec();
+    for i in 1..=3 {
+        input.extend_from_slice(rec(i).as_bytes());
+    }
+    let o = objects(&run(&["-"], Some(&input)));
+    assert_eq!(o.len(), 4);
+    assert_eq!(
+        o[0],
+        json!({"line":1,"error":"JSON document not closed at end of input"})
+    );
+    for i in 1..=3u64 {
+        assert_eq!(
+            (
+                &o[i as usize]["line"],
+                &o[i as usize]["src_ip"],
+                &o[i as usize]["format"]
+            ),
+            (
+                &json!(i + 1),
+                &json!(format!("192.0.2.{i}")),
+                &json!("zeek")
+            )
+        );
+    }
+}
+
+#[test]
+fn json_document_caps() {
+    // Over 65536 bytes: an error at the first line, the held lines one by one, and the line that
+    // broke the cap read normally.
+    let mut input = b"{\n".to_vec();
+    let filler = format!("  \"k\" : \"{}\",\n", "x".repeat(1000));
+    for _ in 0..65 {
+        input.extend_from_slice(filler.as_bytes());
+    }
+    input.extend_from_slice(b"}\n");
+    let o = objects(&run(&["--format", "zeek", "-"], Some(&input)));
+    assert_eq!(o.len(), 67);
+    assert_eq!(
+        o[0],
+        json!({"line":1,"error":"JSON document longer than 65536 bytes"})
+    );
+    let lines: Vec<u64> = o.iter().map(|v| v["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, (1..=67).collect::<Vec<u64>>());
+    assert!(
+        o[1..].iter().all(|v| v.get("skipped").is_some()),
+        "{:?}",
+        &o[60..]
+    );
+    // Over 10000 lines (30 KB: under the byte cap).
+    let mut input = b"{\n".to_vec();
+    for _ in 0..10_000 {
+        input.extend_from_slice(b"1,\n");
+    }
+    input.extend_from_slice(b"}\n");
+    let o = objects(&run(&["--format", "zeek", "-"], Some(&input)));
+    assert_eq!(o.len(), 10_002);
+    assert_eq!(
+        o[0],
+        json!({"line":1,"error":"JSON document longer than 10000 lines"})
+    );
+    assert_eq!(o[10_001]["line"], json!(10_002));
+    assert!(o[1..].iter().all(|v| v.get("skipped").is_some()));
+    // A line over 65536 bytes inside a document ends it too; that line keeps its own error.
+    let mut input = b"{\n\"a\":1,\n".to_vec();
+    input.extend_from_slice(&vec![b'x'; 70_000]);
+    input.extend_from_slice(b"\n}\n");
+    let o = objects(&run(&["--format", "auto", "-"], Some(&input)));
+    assert_eq!(
+        o,
+        vec![
+            json!({"line":1,"error":"JSON document longer than 65536 bytes"}),
+            json!({"line":2,"skipped":"no parser recognised the line"}),
+            json!({"line":3,"error":"line longer than 65536 bytes"}),
+            json!({"line":4,"skipped":"no parser recognised the line"}),
+        ]
+    );
+}
+
 mod no_alloc {
     //! The parsers' "no allocation per line" contract, checked with a counting allocator that
     //! only counts on the thread that asks (the test harness's own threads are left alone).

@@ -139,6 +139,60 @@ fn verdict_split_and_protocols() {
 }
 
 #[test]
+fn port_zero_of_portless_protocols_is_not_a_port() {
+    // Parsers report ports as written, so GRE, PIM, protocol 0 or an unassigned protocol can
+    // arrive with `dst_port: Some(0)`; only port protocols feed the port lists.
+    let s = AggregateSettings {
+        learning: Duration::ZERO,
+        ..settings()
+    };
+    let mut a = Aggregator::new(s, T0);
+    let mut recs = vec![];
+    for proto in [
+        Some(Proto::GRE),
+        Some(Proto(103)),
+        Some(Proto(0)),
+        Some(Proto(253)),
+        None,
+    ] {
+        let mut r = rec(v4(1, 1, 1, 1), v4(10, 0, 0, 1), 0, Some(Action::Deny), 10);
+        (r.proto, r.src_port) = (proto, Some(0));
+        recs.push(r);
+    }
+    recs.push(rec(
+        v4(1, 1, 1, 1),
+        v4(10, 0, 0, 1),
+        443,
+        Some(Action::Deny),
+        10,
+    ));
+    a.ingest(&batch(0, recs), T0 + SEC);
+    let snap = a.snapshot(T0 + SEC);
+    assert_eq!(snap.totals.events, 6);
+    for w in [&snap.topn.m1, &snap.topn.h1] {
+        let keys: Vec<&str> = w.dport.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, vec!["tcp/443"]);
+        assert_eq!(w.dport[0].count, 1);
+        assert_eq!(w.denied_dport.len(), 1);
+    }
+    let rare: Vec<&str> = snap
+        .topn
+        .m1
+        .rare_dport
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert!(rare.iter().all(|k| *k == "tcp/443"), "{rare:?}");
+    let first: Vec<&str> = snap
+        .first_seen
+        .dport
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert_eq!(first, vec!["tcp/443"]);
+}
+
+#[test]
 fn topn_exact_for_small_inputs() {
     let mut a = Aggregator::new(settings(), T0);
     let mut recs = vec![];

@@ -10,8 +10,9 @@
 //!    because collectors often strip the whole tag. These bodies are specific enough that no
 //!    other format's line starts with them, which keeps `--format auto` honest.
 //!
-//! Ids that are not traffic (VPN, AAA, failover...) are `Skipped`, never `Error`: an ASA stream
-//! is mostly such lines. See docs/formats/asa.md for the field mapping per id.
+//! Ids that are not traffic (AAA, failover, most VPN...) are `Skipped`, never `Error`: an ASA
+//! stream is mostly such lines. IPsec SA created/deleted (602303/602304) and IKE messages naming
+//! their peer (713xxx `IP = A`) are events without protocol or verdict. See docs/formats/asa.md for the field mapping per id.
 
 use std::net::IpAddr;
 
@@ -147,7 +148,8 @@ fn endpoint(tok: &[u8]) -> Option<Endpoint<'_>> {
     Some((Some(&addr[..c]), a, p))
 }
 
-/// Shared builder: addresses, ports only when the protocol has them.
+/// Shared builder: addresses, and ports as written unless the protocol is ICMP (whose `/n`
+/// numbers are ids, types and codes).
 #[allow(clippy::too_many_arguments)]
 fn event<'a>(
     src: Endpoint<'a>,
@@ -156,7 +158,7 @@ fn event<'a>(
     action: Option<Action>,
     direction: Option<Direction>,
 ) -> Event<'a> {
-    let ports = proto.is_some_and(Proto::has_ports);
+    let ports = !proto.is_some_and(Proto::is_icmp);
     Event {
         src_ip: Some(src.1),
         dst_ip: dst.map(|d| d.1),
@@ -210,7 +212,7 @@ fn src_dst<'a>(
     let src = endpoint(s)?;
     let d = after(toks, b"dst", i + 1).map(|(_, d)| d);
     let mut e = event(src, d.and_then(endpoint), proto, action, direction);
-    if e.dst_ip.is_none() && proto.is_some_and(Proto::has_ports) {
+    if e.dst_ip.is_none() && !proto.is_some_and(Proto::is_icmp) {
         // An object-group FQDN destination (`inside:www.example.com/23`): no address, but the
         // port is still known.
         e.dst_port = d.and_then(|d| memchr::memrchr(b'/', d).and_then(|s| port(&d[s + 1..])));
@@ -322,6 +324,37 @@ fn url<'a>(toks: &[&'a [u8]]) -> Option<Event<'a>> {
     ))
 }
 
+/// 602303/602304: `IPSEC: An outbound LAN-to-LAN SA (SPI= 0x..) between A and B (user= U) has
+/// been created|deleted.` A VPN event between two peers: src = A, dst = B, no protocol, ports or
+/// verdict.
+fn ipsec_sa<'a>(toks: &[&'a [u8]]) -> Option<Event<'a>> {
+    let (i, a) = after(toks, b"between", 0)?;
+    let (_, b) = after(toks, b"and", i + 1)?;
+    Some(Event {
+        src_ip: Some(endpoint(a)?.1),
+        dst_ip: Some(endpoint(b)?.1),
+        ..Event::default()
+    })
+}
+
+/// 713xxx (IKE): `[Group = G, ][Username = U, ]IP = A, ...`: src = the peer A. Only an `IP =`
+/// that starts the message or follows a `,`-terminated part counts (not `... local IP = ...`).
+fn ike_peer<'a>(toks: &[&'a [u8]]) -> Option<Event<'a>> {
+    let i = (0..toks.len()).find(|&i| {
+        toks[i] == b"IP"
+            && toks.get(i + 1) == Some(&&b"="[..])
+            && (i == 0 || toks[i - 1].ends_with(b","))
+    })?;
+    let (iface, src, _) = endpoint(toks.get(i + 2)?)?;
+    if iface.is_some() {
+        return None;
+    }
+    Some(Event {
+        src_ip: Some(src),
+        ..Event::default()
+    })
+}
+
 /// 733100: `[ object] drop rate-N exceeded. ...`: an event only when the object is an address.
 fn rate<'a>(body: &'a [u8], level: Option<u8>) -> Option<Event<'a>> {
     let inner = body.strip_prefix(b"[")?;
@@ -411,6 +444,11 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         710001 => from_to(toks, tok(0), None, None),
         710002 => from_to(toks, tok(0), Some(Allow), None),
         710003 | 710005 | 710006 => from_to(toks, tok(0), Some(Deny), None),
+        602303 | 602304 => ipsec_sa(toks),
+        713000..=713999 => match ike_peer(toks) {
+            Some(e) => Some(e),
+            None => return Outcome::Skipped("asa: IKE message without an IP = peer"),
+        },
         733100 => match rate(body, level) {
             Some(e) => Some(e),
             None => return Outcome::Skipped("asa: 733100 for a non-address object"),
@@ -619,6 +657,49 @@ mod tests {
     }
 
     #[test]
+    fn ports_as_written_unless_icmp() {
+        // PIM (103) has no ports, but ASA wrote /50240 and /23: reported as written.
+        let e = ev(
+            "%ASA-4-106023: Deny protocol 103 src outside:198.51.100.8/50240 dst inside:192.0.2.9/23 by access-group \"outside_in\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port, e.action),
+            (Some(Proto(103)), Some(50240), Some(23), Some(Action::Deny))
+        );
+        // GRE without port fields: nothing to report.
+        let e = ev(
+            "%ASA-4-106023: Deny protocol 47 src outside:198.51.100.8 dst inside:192.0.2.9 by access-group \"outside_in\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::GRE), None, None)
+        );
+        // FQDN destination, protocol without ports: the written port is kept.
+        let e = ev(
+            "Deny protocol 103 src outside:198.51.100.8/50240 dst inside:host.example/23 by access-group \"x\" [0x0, 0x0]",
+        );
+        assert_eq!(
+            (e.dst_ip, e.src_port, e.dst_port),
+            (None, Some(50240), Some(23))
+        );
+        // ICMP and ICMPv6: the `/n` numbers are types and ids, never ports.
+        let e = ev(
+            "%ASA-3-710003: ICMP access denied by ACL from 198.51.100.8/8 to outside:203.0.113.1/0",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::ICMP), None, None)
+        );
+        let e = ev(
+            "%ASA-6-106100: access-list v6_in denied icmp6 outside/2001:db8::5(128) -> inside/2001:db8:1::9(0) hit-cnt 1 first hit [0x1, 0x0]",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::ICMPV6), None, None)
+        );
+    }
+
+    #[test]
     fn classic_denies() {
         let want = |i: usize| {
             let e = ev(FIXTURES[i]);
@@ -741,7 +822,79 @@ mod tests {
     }
 
     #[test]
+    fn vpn_sa_and_ike_events() {
+        let e = ev(
+            "<166>Mar 14 09:20:00 fw-edge %ASA-6-602303: IPSEC: An outbound LAN-to-LAN SA (SPI= 0x1A2B3C4D) between 203.0.113.5 and 198.51.100.77 (user= branch-7) has been created.",
+        );
+        assert_eq!(
+            e,
+            Event {
+                ts: civil_to_micros(2026, 3, 14, 9, 20, 0, 0),
+                src_ip: a("203.0.113.5"),
+                dst_ip: a("198.51.100.77"),
+                ..Event::default()
+            }
+        );
+        let e = ev(
+            "%ASA-6-602304: IPSEC: An inbound remote access SA (SPI= 0x0000ABCD) between 2001:db8::1 and 2001:db8:5::9 (user= alice) has been deleted.",
+        );
+        assert_eq!(
+            (
+                e.src_ip, e.dst_ip, e.proto, e.action, e.src_port, e.dst_port
+            ),
+            (a("2001:db8::1"), a("2001:db8:5::9"), None, None, None, None)
+        );
+        // IKE: the `IP =` peer is the source; a group name that looks like an address is not.
+        let e = ev(
+            "%ASA-6-713172: Group = 198.51.100.77, IP = 198.51.100.78, Automatic NAT Detection Status:     Remote end is NOT behind a NAT device     This   end is NOT behind a NAT device",
+        );
+        assert_eq!(
+            e,
+            Event {
+                src_ip: a("198.51.100.78"),
+                ..Event::default()
+            }
+        );
+        let e = ev("%ASA-5-713041: IP = 198.51.100.9, IKE Initiator: New Phase 1, Intf outside");
+        assert_eq!(
+            (e.src_ip, e.dst_ip, e.action),
+            (a("198.51.100.9"), None, None)
+        );
+        let e = ev(
+            "%ASA-4-713903: Group = vpn-users, Username = bob, IP = 2001:db8::42, Received unexpected event EV_ACTIVATE_NEW_SA",
+        );
+        assert_eq!(e.src_ip, a("2001:db8::42"));
+        fn p(s: &str) -> Outcome<'_> {
+            parse(s.as_bytes(), &ctx())
+        }
+        // 713xxx without a peer address: not an event, and not an error.
+        for line in [
+            "%ASA-3-713902: Descriptive text without a peer",
+            "%ASA-6-713905: Group = g, local IP = 192.0.2.1, text",
+            "%ASA-6-713905: IP = vpn.example.net, text",
+        ] {
+            assert_eq!(
+                p(line),
+                Outcome::Skipped("asa: IKE message without an IP = peer"),
+                "{line}"
+            );
+        }
+        // An SA message whose peers cannot be read is a broken line of a listed id.
+        assert!(matches!(
+            p("%ASA-6-602303: IPSEC: An outbound LAN-to-LAN SA (SPI= 0x1) between here and there"),
+            Outcome::Error(_)
+        ));
+    }
+
+    #[test]
     fn never_panics() {
         hammer(parse, FIXTURES);
+        hammer(
+            parse,
+            &[
+                "%ASA-6-602303: IPSEC: An outbound LAN-to-LAN SA (SPI= 0x1A2B3C4D) between 203.0.113.5 and 198.51.100.77 (user= branch-7) has been created.",
+                "%ASA-6-713172: Group = 198.51.100.77, IP = 198.51.100.78, Automatic NAT Detection Status",
+            ],
+        );
     }
 }

@@ -2,19 +2,30 @@
 //!
 //! Lines are split on `\n` (a trailing `\r` is dropped) by a reader that never holds more than
 //! [`MAX_LINE`] bytes of one line: longer lines are reported as an error and skipped over.
+//!
+//! With `--format auto`, `zeek` or `eve`, a pretty-printed JSON document (a line that opens an
+//! object without closing it) is joined with the following lines until its braces balance, and
+//! parsed as one record reported at its first line; each continuation line still gets an object
+//! (see [`jsondoc`] and docs/PARSE.md).
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::parse::jsondoc::{self, Braces, Doc, Push};
 use crate::parse::{
     AutoDetector, Ctx, Format, FormatSpec, Outcome, State, json, netflow, parse_line_with,
 };
 
-/// Longest line we parse, in bytes (without the newline).
+/// Longest line we parse, in bytes (without the newline). Also the cap of a joined multi-line
+/// JSON document (joining newlines included).
 pub(crate) const MAX_LINE: usize = 65_536;
+
+/// Most lines one multi-line JSON document may span.
+const MAX_DOC_LINES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 enum CmdError {
@@ -177,6 +188,59 @@ fn run_file(
     )
 }
 
+/// Parses one record (a line, or a joined document) and appends its JSON object to `buf`.
+struct Sink<'c> {
+    spec: FormatSpec,
+    ctx: &'c Ctx,
+    file: Option<&'c [u8]>,
+    detector: AutoDetector,
+    state: State,
+}
+
+impl Sink<'_> {
+    /// Parses one record (a line, or a joined document) and appends its object to `buf`. With
+    /// `join`, a line that no parser reads as an event and that opens a JSON object without
+    /// closing it is not reported: its brace state is returned, to start a document with it.
+    /// Parsing first keeps the extra brace scan off the lines that are events (nearly all).
+    fn record(&mut self, buf: &mut Vec<u8>, n: u64, text: &[u8], join: bool) -> Option<Braces> {
+        let (format, outcome) = match self.spec {
+            FormatSpec::Fixed(f) => (Some(f), parse_line_with(f, text, self.ctx, &mut self.state)),
+            FormatSpec::Auto => self.detector.feed(text, self.ctx),
+        };
+        if join && !matches!(outcome, Outcome::Event(_)) {
+            if let Some(braces) = jsondoc::opens(text) {
+                return Some(braces);
+            }
+        }
+        let file = self.file;
+        match (outcome, format) {
+            (Outcome::Event(e), Some(f)) => json::event(buf, n, file, f, &e),
+            (Outcome::Event(_), None) => {
+                json::note(buf, n, file, "error", "event without a format")
+            }
+            (Outcome::Skipped(why), _) => json::note(buf, n, file, "skipped", why),
+            (Outcome::Error(why), _) => json::note(buf, n, file, "error", why),
+        }
+        None
+    }
+
+    fn note(&self, buf: &mut Vec<u8>, n: u64, kind: &str, why: &str) {
+        json::note(buf, n, self.file, kind, why);
+    }
+
+    /// A document that cannot be completed: an error at its first line, then its other lines
+    /// parsed one by one, so nothing is lost (a truncated line followed by whole records gets
+    /// those records back).
+    fn abandon(&mut self, buf: &mut Vec<u8>, doc: &mut Doc, why: &str) {
+        let first = doc.first();
+        self.note(buf, first, "error", why);
+        for (k, line) in (first + 1..).zip(doc.rest()) {
+            self.record(buf, k, line, false);
+        }
+        doc.clear();
+    }
+}
+
 fn parse_stream(
     input: impl BufRead,
     name: &str,
@@ -185,11 +249,27 @@ fn parse_stream(
     ctx: &Ctx,
     out: &mut impl Write,
 ) -> Result<(), CmdError> {
-    let file = label.map(|p| p.as_os_str().as_encoded_bytes());
+    let mut sink = Sink {
+        spec,
+        ctx,
+        file: label.map(|p| p.as_os_str().as_encoded_bytes()),
+        detector: AutoDetector::new(),
+        state: State::default(),
+    };
+    // Multi-line JSON documents: only where a JSON format can read them.
+    let joins = matches!(
+        spec,
+        FormatSpec::Auto | FormatSpec::Fixed(Format::Zeek | Format::Eve)
+    );
+    let mut doc = Doc::new(
+        MAX_LINE,
+        MAX_DOC_LINES,
+        "JSON document longer than 65536 bytes",
+        "JSON document longer than 10000 lines",
+    );
     let mut lines = LineReader::new(input);
-    let mut detector = AutoDetector::new();
-    let mut state = State::default();
     let mut buf = Vec::with_capacity(1024);
+    let mut why = String::new();
     let mut n: u64 = 0;
     loop {
         let line = lines.next_line().map_err(|source| CmdError::Read {
@@ -199,23 +279,46 @@ fn parse_stream(
         let Some(line) = line else { break };
         n += 1;
         buf.clear();
-        match line {
-            Line::TooLong => json::note(&mut buf, n, file, "error", "line longer than 65536 bytes"),
-            Line::Text(text) => {
-                let (format, outcome) = match spec {
-                    FormatSpec::Fixed(f) => (Some(f), parse_line_with(f, text, ctx, &mut state)),
-                    FormatSpec::Auto => detector.feed(text, ctx),
-                };
-                match (outcome, format) {
-                    (Outcome::Event(e), Some(f)) => json::event(&mut buf, n, file, f, &e),
-                    (Outcome::Event(_), None) => {
-                        json::note(&mut buf, n, file, "error", "event without a format")
+        if doc.is_open() {
+            let over = match line {
+                Line::Text(text) => match doc.push(text) {
+                    Push::Open => continue,
+                    Push::Closed => {
+                        let first = doc.first();
+                        sink.record(&mut buf, first, doc.text(), false);
+                        why.clear();
+                        let _ = write!(why, "continuation of the JSON document at line {first}");
+                        for k in first + 1..=n {
+                            sink.note(&mut buf, k, "skipped", &why);
+                        }
+                        doc.clear();
+                        out.write_all(&buf).map_err(CmdError::Write)?;
+                        continue;
                     }
-                    (Outcome::Skipped(why), _) => json::note(&mut buf, n, file, "skipped", why),
-                    (Outcome::Error(why), _) => json::note(&mut buf, n, file, "error", why),
+                    Push::Over(over) => over,
+                },
+                Line::TooLong => "JSON document longer than 65536 bytes",
+            };
+            // Over a cap: give up on the document; this line is then read on its own.
+            sink.abandon(&mut buf, &mut doc, over);
+        }
+        match line {
+            Line::TooLong => sink.note(&mut buf, n, "error", "line longer than 65536 bytes"),
+            Line::Text(text) => {
+                if let Some(braces) = sink.record(&mut buf, n, text, joins) {
+                    doc.start(n, text, braces);
                 }
             }
         }
+        out.write_all(&buf).map_err(CmdError::Write)?;
+    }
+    if doc.is_open() {
+        buf.clear();
+        sink.abandon(
+            &mut buf,
+            &mut doc,
+            "JSON document not closed at end of input",
+        );
         out.write_all(&buf).map_err(CmdError::Write)?;
     }
     Ok(())

@@ -14,6 +14,7 @@ pub mod filterlog;
 pub mod iptables;
 pub mod jscan;
 mod json;
+mod jsondoc;
 pub mod kv;
 pub mod mikrotik;
 pub mod netflow;

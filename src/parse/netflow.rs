@@ -362,7 +362,9 @@ impl Acc {
             ..FlowRecord::default()
         };
         r.proto = self.proto.map(Proto);
-        if r.proto.is_none_or(Proto::has_ports) {
+        // Ports as exported (0 0 for GRE, IGMP...), except ICMP/ICMPv6: exporters put
+        // type*256+code in the destination port there (the Cisco convention).
+        if !r.proto.is_some_and(Proto::is_icmp) {
             r.src_port = self.sport;
             r.dst_port = self.dport;
         }
@@ -774,7 +776,7 @@ fn decode_v5(packet: &[u8], out: &mut Vec<FlowRecord>) -> Result<Summary, Netflo
         let _flags = r.u8();
         let proto = Proto(r.u8().unwrap_or(0));
         f.proto = Some(proto);
-        if proto.has_ports() {
+        if !proto.is_icmp() {
             f.src_port = sport;
             f.dst_port = dport;
         }
@@ -858,6 +860,45 @@ mod tests {
                 have: 71
             })
         );
+    }
+
+    #[test]
+    fn ports_as_exported_except_icmp() {
+        // v5 record: sport at offset 24+32, dport at 24+34, protocol at 24+38.
+        let with = |proto: u8, sport: u16, dport: u16| {
+            let mut p = v5_packet();
+            p[56..58].copy_from_slice(&sport.to_be_bytes());
+            p[58..60].copy_from_slice(&dport.to_be_bytes());
+            p[62] = proto;
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            let e = out[0].event();
+            (e.proto, e.src_port, e.dst_port)
+        };
+        // GRE, IGMP, PIM and protocol 0 carry no ports, but 0 0 is what the exporter wrote.
+        for proto in [47, 2, 103, 0] {
+            assert_eq!(with(proto, 0, 0), (Some(Proto(proto)), Some(0), Some(0)));
+        }
+        // ICMP echo request (type 8, code 0 -> 0x0800) and ICMPv6 echo (128 -> 0x8000).
+        assert_eq!(with(1, 0, 0x0800), (Some(Proto::ICMP), None, None));
+        assert_eq!(with(58, 0, 0x8000), (Some(Proto::ICMPV6), None, None));
+        // The same in a templated (IPFIX) record: protocol byte after the two ports.
+        let ipfix = |proto: u8| {
+            let mut p = ipfix_packet();
+            let at = p
+                .windows(5)
+                .position(|w| w == [0x14, 0xe9, 0, 53, 17])
+                .unwrap()
+                + 4;
+            p[at] = proto;
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            let e = out[0].event();
+            (e.src_port, e.dst_port)
+        };
+        assert_eq!(ipfix(2), (Some(5353), Some(53)));
+        assert_eq!(ipfix(1), (None, None));
+        assert_eq!(ipfix(58), (None, None));
     }
 
     /// IPFIX message: template 300 (with an enterprise field and a variable-length field) and

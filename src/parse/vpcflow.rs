@@ -324,10 +324,8 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx, state: &mut State) -> Outcome<'a> {
     if ev.src_ip.is_none() && ev.dst_ip.is_none() {
         return Outcome::Skipped("vpcflow: record without addresses");
     }
-    if !ev.proto.is_some_and(Proto::has_ports) && ev.proto.is_some() {
-        ev.src_port = None;
-        ev.dst_port = None;
-    }
+    // Ports as written, for every protocol: AWS writes 0 0 for ICMP (no type or code there) and
+    // for the protocols without ports.
     Outcome::Event(ev)
 }
 
@@ -375,8 +373,20 @@ mod tests {
         );
         assert_eq!(e.action, Some(Action::Deny));
         assert_eq!(e.proto, Some(Proto::ICMPV6));
-        assert_eq!((e.src_port, e.dst_port), (None, None));
+        // AWS writes 0 0 for ICMP (no type/code meaning): passed through as written.
+        assert_eq!((e.src_port, e.dst_port), (Some(0), Some(0)));
         assert_eq!(e.src_ip, Some("2001:db8::1".parse().unwrap()));
+        // GRE and ICMP over IPv4: 0 0 as written too.
+        for (proto, want) in [("47", Proto::GRE), ("1", Proto::ICMP)] {
+            let line = format!(
+                "2 111122223333 eni-0a1b2c3d4e5f60718 10.1.2.3 198.51.100.7 0 0 {proto} 2 200 1700000000 1700000001 ACCEPT OK"
+            );
+            let e = ev(line.as_bytes(), &mut st);
+            assert_eq!(
+                (e.proto, e.src_port, e.dst_port),
+                (Some(want), Some(0), Some(0))
+            );
+        }
     }
 
     #[test]

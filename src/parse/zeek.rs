@@ -259,9 +259,6 @@ struct Raw {
     resp_p: Option<u64>,
     /// From the `proto` name (`tcp`, `udp`, `icmp`, `unknown_transport` -> None).
     proto: Option<Proto>,
-    /// `proto` was `unknown_transport`: Zeek did not decode the transport header, so its
-    /// `0` ports are placeholders even when `ip_proto` names a port protocol (SCTP).
-    unknown_transport: bool,
     ip_proto: Option<u64>,
     orig_bytes: Option<u64>,
     resp_bytes: Option<u64>,
@@ -294,12 +291,14 @@ fn build<'a>(r: &Raw) -> Outcome<'a> {
             p => p,
         },
     };
-    let (src_port, dst_port) = if proto.is_some_and(Proto::has_ports) && !r.unknown_transport {
+    // Ports as written (`unknown_transport` rows included: Zeek writes 0 0 there), except for
+    // ICMP, whose "ports" are Zeek's type and code.
+    let icmp = r.proto == Some(Proto::ICMP) || proto.is_some_and(Proto::is_icmp);
+    let (src_port, dst_port) = if icmp {
+        (None, None)
+    } else {
         let p = |v: Option<u64>| v.and_then(|n| u16::try_from(n).ok());
         (p(r.orig_p), p(r.resp_p))
-    } else {
-        // ICMP "ports" are type and code: not ports.
-        (None, None)
     };
     let direction = match (r.local_orig, r.local_resp) {
         (Some(true), Some(false)) => Some(Direction::Out),
@@ -375,7 +374,6 @@ fn tsv<'a>(line: &'a [u8], st: &State) -> Outcome<'a> {
         orig_p: port(v(ORIG_P)).map(u64::from),
         resp_p: port(v(RESP_P)).map(u64::from),
         proto: Proto::from_name(v(PROTO)),
-        unknown_transport: v(PROTO) == b"unknown_transport",
         ip_proto: uint(v(IP_PROTO)),
         orig_bytes: uint(v(ORIG_BYTES)),
         resp_bytes: uint(v(RESP_BYTES)),
@@ -488,7 +486,7 @@ fn json<'a>(obj: &'a [u8]) -> Outcome<'a> {
     let pname = v[PROTO as usize]
         .and_then(|x| x.text(&mut buf))
         .unwrap_or(b"");
-    let (proto, unknown_transport) = (Proto::from_name(pname), pname == b"unknown_transport");
+    let proto = Proto::from_name(pname);
     let raw = Raw {
         ts,
         orig_h,
@@ -496,7 +494,6 @@ fn json<'a>(obj: &'a [u8]) -> Outcome<'a> {
         orig_p: num(ORIG_P),
         resp_p: num(RESP_P),
         proto,
-        unknown_transport,
         ip_proto: num(IP_PROTO),
         orig_bytes: num(ORIG_BYTES),
         resp_bytes: num(RESP_BYTES),
@@ -648,14 +645,32 @@ mod tests {
         );
         assert_eq!((e.ts, e.bytes, e.packets), (None, None, None));
         assert_eq!((e.src_port, e.dst_port), (Some(1), Some(2)));
-        // SCTP Zeek did not decode: its 0 ports are placeholders.
+        // SCTP Zeek did not decode: its ports are reported as written (0 0).
         let e = ev(
             &mut st,
             "1704164645.5\tCx4\t192.0.2.1\t0\t192.0.2.2\t0\tunknown_transport\t-\t-\t-\t-\tOTH\tF\tF\t0\t-\t2\t120\t0\t0\t-\t132",
         );
         assert_eq!(e.proto, Some(Proto::SCTP));
-        assert_eq!((e.src_port, e.dst_port), (None, None));
+        assert_eq!((e.src_port, e.dst_port), (Some(0), Some(0)));
         assert_eq!(e.ts, civil_to_micros(2024, 1, 2, 3, 4, 5, 500_000));
+        // GRE, PIM and an unassigned protocol: no transport ports, but 0 0 is what Zeek wrote.
+        for (ip_proto, want) in [("47", Proto::GRE), ("103", Proto(103)), ("253", Proto(253))] {
+            let line = format!(
+                "1704164645.5\tCx5\t192.0.2.1\t0\t192.0.2.2\t0\tunknown_transport\t-\t-\t-\t-\tOTH\tF\tF\t0\t-\t1\t60\t0\t0\t-\t{ip_proto}"
+            );
+            let e = ev(&mut st, &line);
+            assert_eq!(e.proto, Some(want));
+            assert_eq!((e.src_port, e.dst_port), (Some(0), Some(0)), "{line}");
+        }
+        // ICMP over IPv4: type 8 / code 0 are not ports.
+        let e = ev(
+            &mut st,
+            "1704164645.5\tCx6\t192.0.2.1\t8\t192.0.2.2\t0\ticmp\t-\t-\t-\t-\tOTH\tF\tF\t0\t-\t1\t84\t0\t0\t-\t1",
+        );
+        assert_eq!(
+            (e.proto, e.src_port, e.dst_port),
+            (Some(Proto::ICMP), None, None)
+        );
     }
 
     #[test]

@@ -126,7 +126,8 @@ impl<'a> Acc<'a> {
             }
             (None, None) => None,
         };
-        if proto.is_some_and(|p| !p.has_ports()) {
+        // Ports as written, except ICMP's: the vendors put type/code or the echo id there.
+        if proto.is_some_and(crate::event::Proto::is_icmp) {
             (src_port, dst_port) = (None, None);
         }
         let sum = |total: Slot, a: Slot, b: Slot| {

@@ -94,6 +94,39 @@ fn fortigate_kv_exact() {
 }
 
 #[test]
+fn ports_as_written_except_icmp() {
+    // GRE (and other protocols without ports): 0 0 as the device wrote them.
+    let gre = FORTIGATE
+        .replace("srcport=51515", "srcport=0")
+        .replace("dstport=443", "dstport=0")
+        .replace("proto=6", "proto=47");
+    let e = ev(Format::Fortigate, &gre);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::GRE), Some(0), Some(0))
+    );
+    // ICMP: the port slots hold the echo id and type/code, not ports.
+    let icmp = FORTIGATE
+        .replace("srcport=51515", "srcport=2048")
+        .replace("dstport=443", "dstport=8")
+        .replace("proto=6", "proto=1");
+    let e = ev(Format::Fortigate, &icmp);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::ICMP), None, None)
+    );
+    let icmp6 = SOPHOS
+        .replace("protocol=\"TCP\"", "protocol=\"ICMPv6\"")
+        .replace("src_port=61000", "src_port=128")
+        .replace("dst_port=3389", "dst_port=0");
+    let e = ev(Format::Sophos, &icmp6);
+    assert_eq!(
+        (e.proto, e.src_port, e.dst_port),
+        (Some(Proto::ICMPV6), None, None)
+    );
+}
+
+#[test]
 fn fortigate_over_cef_and_generic_cef() {
     for f in [Format::Fortigate, Format::Cef] {
         let e = ev(f, CEF_FORTI);
