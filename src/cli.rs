@@ -116,6 +116,10 @@ pub enum Command {
         /// Lines to generate per format.
         #[arg(long, default_value_t = 2_000_000)]
         lines: usize,
+        /// Instead: the memory benchmark. Replay N distinct source addresses over 10 minutes of
+        /// event time with planted incidents; print peak RSS and which incidents were reported.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200_000_000))]
+        flood: Option<u64>,
     },
 }
 
@@ -137,7 +141,8 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Parse { format, files }) => crate::parse::cmd::main(&format, &files),
         Some(Command::Demo { listen, rate, dir }) => demo(listen, rate, dir),
-        Some(Command::Bench { lines }) => crate::bench::main(lines),
+        Some(Command::Bench { lines, flood: None }) => crate::bench::main(lines),
+        Some(Command::Bench { flood: Some(n), .. }) => crate::bench::flood(n),
         Some(Command::Scenario {
             out,
             minutes,

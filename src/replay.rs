@@ -794,6 +794,9 @@ pub async fn serve(
             finished,
         )
     });
+    // Wait for the first frame so that the very first client already sees a snapshot.
+    let mut first = frames_rx.clone();
+    let _ = tokio::time::timeout(Duration::from_secs(2), first.wait_for(|f| f.seq > 0)).await;
     let state = Arc::new(WebState {
         frames: frames_rx,
         dashboards: watch::channel(Arc::new(dashboards)).1,
