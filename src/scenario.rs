@@ -501,13 +501,25 @@ const BRUTE_TARGET: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
 const NEW_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 99);
 const NEW_SERVICE_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 30);
 const NEW_SERVICE_PORT: u16 = 8443;
-const FIXED_DNS_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 4, 53);
+/// The second internal resolver: during its incident a botched upgrade makes it query the
+/// root and TLD servers itself, always from port 1030.
+const FIXED_DNS_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+/// Root/TLD servers it queries (five or more distinct servers is what tells a fixed port from
+/// a forwarder talking to its one or two upstreams).
+const DNS_ROOTS: [Ipv4Addr; 6] = [
+    Ipv4Addr::new(192, 0, 2, 201),
+    Ipv4Addr::new(192, 0, 2, 202),
+    Ipv4Addr::new(198, 51, 100, 201),
+    Ipv4Addr::new(198, 51, 100, 202),
+    Ipv4Addr::new(203, 0, 113, 201),
+    Ipv4Addr::new(203, 0, 113, 202),
+];
 const FIXED_DNS_PORT: u16 = 1030;
-const ROGUE_DNS_CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 77);
+const ROGUE_DNS_CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 71);
 const ROGUE_RESOLVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 250);
-const BEACON_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 4, 77);
+const BEACON_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 4, 70);
 const BEACON_C2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 77);
-const EXFIL_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 44);
+const EXFIL_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 24);
 const EXFIL_DST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 200);
 const FLOOD_TARGET: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 5);
 const WATCH_CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 66);
@@ -603,7 +615,7 @@ impl Plan {
             l(
                 Kind::FixedDnsSourcePort,
                 "DNS from port 1030",
-                &["10.0.4.53"],
+                &["10.0.0.3"],
                 s(Slot::FixedDnsPort),
                 LONG_S,
                 &[],
@@ -611,7 +623,7 @@ impl Plan {
             l(
                 Kind::UnapprovedResolver,
                 "unapproved resolver",
-                &["10.0.3.77", "203.0.113.250"],
+                &["10.0.3.71", "203.0.113.250"],
                 s(Slot::UnapprovedResolver),
                 LONG_S,
                 &[],
@@ -619,7 +631,7 @@ impl Plan {
             l(
                 Kind::LargeOutbound,
                 "large outbound transfer",
-                &["10.0.1.44", "203.0.113.200"],
+                &["10.0.1.24", "203.0.113.200"],
                 s(Slot::LargeOutbound),
                 LONG_S,
                 &[Kind::VolumeSpike],
@@ -659,7 +671,7 @@ impl Plan {
             l(
                 Kind::Beaconing,
                 "beacon every 60 s ± 2 s",
-                &["10.0.4.77", "198.51.100.77"],
+                &["10.0.4.70", "198.51.100.77"],
                 self.beacon_start,
                 self.beacon_end - self.beacon_start + 1,
                 &[],
@@ -921,18 +933,19 @@ impl Gen {
                 out.push((CORE, off(r), l));
             }
         }
-        // DNS from one fixed source port (BIND 9.1 style), to an approved upstream.
+        // DNS from one fixed source port (BIND 9.1 style): the resolver asks the root and TLD
+        // servers itself, always from port 1030.
         if plan.active(Slot::FixedDnsPort, sec, LONG_S).is_some() {
             for _ in 0..2 {
                 let o = off(r);
-                let (id, q) = (r.below(65535), r.pick(QNAMES));
+                let (id, q, server) = (r.below(65535), r.pick(QNAMES), r.pick(&DNS_ROOTS));
                 let l = pf(
                     sec * US + i64::from(o),
                     "57",
                     "pass out on em1",
                     FIXED_DNS_HOST,
                     FIXED_DNS_PORT,
-                    APPROVED_RESOLVERS[2],
+                    server,
                     53,
                     &format!("{id} [1au] MX? {q}. (39) (DF)"),
                 );
@@ -955,12 +968,13 @@ impl Gen {
             );
             out.push((EDGE, o, l));
         }
-        // Large outbound transfer: 1500-byte packets at 250 a second for 120 s (45 MB).
+        // Large outbound transfer: 1.2 GB in 120 s, logged as 64 kB segments (a kernel with
+        // generic receive offload logs coalesced packets) at 160 a second.
         if plan.active(Slot::LargeOutbound, sec, LONG_S).is_some() {
-            for _ in 0..250 {
+            for _ in 0..160 {
                 let id = r.below(65535);
                 let l = ufw(
-                    sec, "ALLOW", EXFIL_HOST, EXFIL_DST, "TCP", 49152, 443, 1500, id,
+                    sec, "ALLOW", EXFIL_HOST, EXFIL_DST, "TCP", 49152, 443, 64_000, id,
                 );
                 out.push((CORE, off(r), l));
             }
