@@ -280,12 +280,28 @@ fn planted(start: Micros) -> (Vec<(Kind, &'static str)>, Vec<u8>) {
             ),
         ));
     }
-    // DNS from one fixed source port, twice a second for 120 s (from 360 s).
+    // DNS from one fixed source port to six servers, twice a second for 120 s (from 360 s).
+    const ROOTS: [&str; 6] = [
+        "192.0.2.201",
+        "192.0.2.202",
+        "198.51.100.201",
+        "198.51.100.202",
+        "203.0.113.201",
+        "203.0.113.202",
+    ];
     for k in 0..240i64 {
         let at = start + 360 * s + k * s / 2;
         lines.push((
             at,
-            ufw(at, "ALLOW", "10.0.4.53", "192.0.2.53", "UDP", 1030, 53),
+            ufw(
+                at,
+                "ALLOW",
+                "10.0.4.53",
+                ROOTS[k as usize % ROOTS.len()],
+                "UDP",
+                1030,
+                53,
+            ),
         ));
     }
     lines.sort_by_key(|(at, _)| *at);
