@@ -408,6 +408,7 @@ fn ufw(
 }
 
 /// A Shorewall line (branch gateway).
+#[allow(clippy::too_many_arguments)]
 fn shorewall(
     sec: i64,
     accept: bool,
