@@ -107,13 +107,14 @@ pub struct Label {
 
 impl Label {
     /// Whether an anomaly with this entity, first seen at `at`, belongs to this incident as
-    /// `kind` (`grace`: how long after the last line it may still open).
+    /// `kind` (`grace`: how long after the last line it may still open). As the incident's own
+    /// kind the entity must name one of the keys; as one of the `also` kinds any entity goes (a
+    /// flood's volume spike is about "all traffic" or a zone, not the flooder).
     pub fn matches(&self, kind: Kind, entity: &str, at: Micros, grace: Duration) -> bool {
         let g = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
-        (kind == self.kind || self.also.contains(&kind))
-            && at >= self.start
-            && at <= self.end.saturating_add(g)
-            && (self.keys.is_empty() || self.keys.iter().any(|k| entity.contains(k.as_str())))
+        let in_window = at >= self.start && at <= self.end.saturating_add(g);
+        let named = self.keys.is_empty() || self.keys.iter().any(|k| entity.contains(k.as_str()));
+        in_window && ((kind == self.kind && named) || self.also.contains(&kind))
     }
 }
 
@@ -468,18 +469,20 @@ enum Slot {
     FeedSilence,
 }
 
+/// In this order, one every `spacing`: the volume spike after the detectors' hour of warm-up and
+/// before the floods (which lift the recent level for half an hour).
 const SLOTS: [Slot; 13] = [
     Slot::VerticalScan,
     Slot::HorizontalScan,
     Slot::DenyBurst,
-    Slot::VolumeSpike,
     Slot::FirstSeenHost,
     Slot::FirstSeenService,
+    Slot::VolumeSpike,
     Slot::FixedDnsPort,
     Slot::UnapprovedResolver,
+    Slot::WatchlistHit,
     Slot::LargeOutbound,
     Slot::SynFlood,
-    Slot::WatchlistHit,
     Slot::ParseErrors,
     Slot::FeedSilence,
 ];
@@ -502,9 +505,9 @@ const BRUTE_TARGET: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
 const NEW_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 9, 99);
 const NEW_SERVICE_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 30);
 const NEW_SERVICE_PORT: u16 = 8443;
-/// The second internal resolver: during its incident a botched upgrade makes it query the
-/// root and TLD servers itself, always from port 1030.
-const FIXED_DNS_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+/// A server on which someone starts an old BIND: it resolves on its own, querying root and TLD
+/// servers always from port 1030 (and, not being an approved resolver, bypasses them too).
+const FIXED_DNS_HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 15);
 /// Root/TLD servers it queries (five or more distinct servers is what tells a fixed port from
 /// a forwarder talking to its one or two upstreams).
 const DNS_ROOTS: [Ipv4Addr; 6] = [
@@ -616,10 +619,10 @@ impl Plan {
             l(
                 Kind::FixedDnsSourcePort,
                 "DNS from port 1030",
-                &["10.0.0.3"],
+                &["10.0.1.15"],
                 s(Slot::FixedDnsPort),
                 LONG_S,
-                &[],
+                &[Kind::UnapprovedResolver],
             ),
             l(
                 Kind::UnapprovedResolver,
@@ -907,10 +910,10 @@ impl Gen {
                 out.push((EDGE, o, l));
             }
         }
-        // Volume spike: a flash crowd, 40 more connections a second from the clients (the
-        // background's edge share is ~5 a second at the default rate).
+        // Volume spike: a flash crowd, 60 more connections a second from the clients (about six
+        // times the default rate's 12 lines a second, backups included).
         if plan.active(Slot::VolumeSpike, sec, LONG_S).is_some() {
-            for _ in 0..40 {
+            for _ in 0..60 {
                 let o = off(r);
                 let (src, dst) = (r.client(), r.internet());
                 let l = r.pf_pass_out(sec * US + i64::from(o), src, dst, 443);
@@ -934,8 +937,8 @@ impl Gen {
                 out.push((CORE, off(r), l));
             }
         }
-        // DNS from one fixed source port (BIND 9.1 style): the resolver asks the root and TLD
-        // servers itself, always from port 1030.
+        // DNS from one fixed source port (BIND 9.1 style): a server resolving on its own asks
+        // the root and TLD servers, always from port 1030.
         if plan.active(Slot::FixedDnsPort, sec, LONG_S).is_some() {
             for _ in 0..2 {
                 let o = off(r);
