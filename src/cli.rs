@@ -101,7 +101,7 @@ pub enum Command {
         #[arg(long, default_value_t = 135, value_parser = clap::value_parser!(u64).range(1..=10_080))]
         minutes: u64,
         /// Background lines per second across the three feeds.
-        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         rate: u32,
         #[arg(long, default_value_t = 4)]
         seed: u64,
