@@ -182,6 +182,11 @@ const EXTERNAL_RESOLVERS: &[Ipv4Addr] = &[
     Ipv4Addr::new(198, 51, 100, 153),
     Ipv4Addr::new(203, 0, 113, 153),
 ];
+const MAIL_RELAYS: &[Ipv4Addr] = &[
+    Ipv4Addr::new(192, 0, 2, 25),
+    Ipv4Addr::new(198, 51, 100, 25),
+    Ipv4Addr::new(203, 0, 113, 25),
+];
 const QNAMES: &[&str] = &[
     "example.com",
     "example.net",
@@ -353,10 +358,11 @@ impl Generator {
 
     fn core_background(&mut self, stamp: &str, now: Micros) -> io::Result<()> {
         let (verdict, src, dst, port) = if self.below(4) == 0 {
+            // Admin ports of the three jump hosts, tried and refused now and then.
             (
                 "BLOCK",
                 self.user_ip(),
-                Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8),
+                Ipv4Addr::new(10, 0, 1, 5 + self.below(3) as u8),
                 *self.pick(&[22u16, 3389, 5432, 6379]),
             )
         } else {
@@ -380,14 +386,21 @@ impl Generator {
     fn branch_background(&mut self, stamp: &str) -> io::Result<()> {
         let deny = self.below(3) == 0;
         let src = Ipv4Addr::new(10, 20, 0, 10 + self.below(40) as u8);
-        let dst = self.internet_ip();
-        let (proto, extra) = if self.below(4) == 0 {
+        // DNS to the branch's two resolvers; blocked mail to the provider's three relays (not a
+        // spread over the internet, which a scan detector would rightly flag).
+        let (dst, proto, extra) = if self.below(4) == 0 {
             (
+                EXTERNAL_RESOLVERS[self.below(2) as usize],
                 "UDP",
                 format!("SPT={} DPT=53 LEN=48", 1024 + self.below(60000)),
             )
         } else {
             (
+                if deny {
+                    *self.pick(MAIL_RELAYS)
+                } else {
+                    self.internet_ip()
+                },
                 "TCP",
                 format!(
                     "SPT={} DPT={} WINDOW=64240 RES=0x00 SYN URGP=0",
@@ -396,6 +409,7 @@ impl Generator {
                 ),
             )
         };
+        let deny = deny && proto == "TCP";
         let prefix = if deny {
             "Shorewall:loc2net:REJECT:"
         } else {

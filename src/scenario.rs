@@ -433,6 +433,8 @@ fn shorewall(
     )
 }
 
+/// Mail relays the branch's clients try to reach directly (refused).
+const MAIL_RELAYS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 18, 25, 1), Ipv4Addr::new(198, 18, 25, 2)];
 const QNAMES: &[&str] = &[
     "www.example.com",
     "mail.example.net",
@@ -809,7 +811,8 @@ impl Gen {
                             shorewall(sec, true, src, dst, "UDP", sport, 53, 72)
                         }
                         1 => {
-                            let (dst, sport) = (r.internet(), r.sport());
+                            // Mail only through the provider's relays: direct SMTP is refused.
+                            let (dst, sport) = (r.pick(&MAIL_RELAYS), r.sport());
                             shorewall(sec, false, src, dst, "TCP", sport, 25, 60)
                         }
                         _ => {
