@@ -94,7 +94,8 @@ pub enum Command {
     /// Write a seeded, labelled scenario (pf and iptables logs with injected incidents of every
     /// detector kind) for `socwall replay`; prints the incident labels as JSON lines.
     Scenario {
-        /// Directory for edge-pf.log, core-iptables.log, branch-iptables.log (created).
+        /// Directory for edge-pf.log, core-iptables.log, branch-iptables.log, and the site's
+        /// socwall.toml and watchlist.txt (created).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Event time covered, in minutes.
@@ -261,6 +262,9 @@ fn check(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    for w in &settings.site.warnings {
+        eprintln!("socwall: warning: {w}");
+    }
     match crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
@@ -524,8 +528,8 @@ fn scenario(out: &Path, minutes: u64, rate: u32, seed: u64, benign: bool) -> Exi
                 }
             }
             eprintln!(
-                "socwall scenario: wrote {} (replay with --year {year})",
-                out.display()
+                "socwall scenario: wrote {dir}; replay with: socwall replay --config {dir}/socwall.toml --year {year} --anomalies-out - {dir}/*.log",
+                dir = out.display()
             );
             ExitCode::SUCCESS
         }

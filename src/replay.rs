@@ -11,7 +11,7 @@
 //! Batches: records are grouped per input and per second of event time, and handed to
 //! [`Aggregator::ingest`] with `now` = the clock when the second closes (at most
 //! [`BATCH_MAX`] records per batch). The detectors' once-per-second evaluation
-//! ([`Aggregator::advance`]) runs for every second of event time that passes, gaps included
+//! ([`Aggregator::detect_tick`]) runs for every second of event time that passes, gaps included
 //! (gaps longer than [`GAP_TICKS_MAX`] seconds are ticked for that long, then jumped).
 //!
 //! Two ways to run it: [`Replay::run_to_end`] as fast as possible, recording every anomaly raised
@@ -39,7 +39,7 @@ use crate::hub::{self, Frame, HubStats, Published};
 use crate::parse::cmd::{Line, LineReader};
 use crate::parse::{AutoDetector, Ctx, Format, FormatSpec, Outcome, State, parse_line_with};
 use crate::shutdown::{self, Shutdown};
-use crate::web::{self, SeriesRequest, WebState};
+use crate::web::{self, AnomaliesRequest, SeriesRequest, WebState};
 
 const US: i64 = 1_000_000;
 /// Default tolerance for out-of-order events.
@@ -670,7 +670,7 @@ impl Replay {
         let Some(agg) = self.agg.as_mut() else {
             return;
         };
-        agg.advance(now);
+        agg.detect_tick(now);
         self.stats.ticks += 1;
         if let Some(rec) = &mut self.recorder {
             rec.changes(&agg.take_anomaly_changes());
@@ -779,6 +779,7 @@ pub async fn serve(
     let (publish_tx, publish_rx) = mpsc::channel(2);
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
+    let (anomalies_tx, anomalies_rx) = mpsc::channel::<AnomaliesRequest>(16);
     let stats = Arc::new(HubStats::default());
     let hub_task = tokio::spawn(hub::run(publish_rx, frames_tx, stats.clone()));
     let interval = settings.server.update_interval;
@@ -789,7 +790,10 @@ pub async fn serve(
             speed,
             interval,
             publish_tx,
-            series_rx,
+            Requests {
+                series: series_rx,
+                anomalies: anomalies_rx,
+            },
             replay_stop,
             finished,
         )
@@ -804,6 +808,7 @@ pub async fn serve(
         server: settings.server.clone(),
         shutdown: stop.clone(),
         series: series_tx,
+        anomalies: anomalies_tx,
         started,
         listen: crate::listen::ListenStats::new(0),
     });
@@ -812,6 +817,12 @@ pub async fn serve(
     let result = worker.await.map_err(|_| ReplayError::Thread)?;
     let _ = hub_task.await;
     result
+}
+
+/// What the web side asks the replay thread (which owns the aggregator).
+struct Requests {
+    series: mpsc::Receiver<SeriesRequest>,
+    anomalies: mpsc::Receiver<AnomaliesRequest>,
 }
 
 type Publish =
@@ -825,7 +836,7 @@ fn drive(
     speed: Speed,
     interval: Duration,
     publish: mpsc::Sender<Publish>,
-    mut series: mpsc::Receiver<SeriesRequest>,
+    mut requests: Requests,
     stop: Shutdown,
     mut finished: Option<tokio::sync::oneshot::Sender<ReplayStats>>,
 ) -> Result<(), ReplayError> {
@@ -852,7 +863,17 @@ fn drive(
                 }
             }
         }
-        while let Ok(req) = series.try_recv() {
+        while let Ok(req) = requests.anomalies.try_recv() {
+            if let (Some(agg), Some(now)) = (replay.agg.as_ref(), replay.clock) {
+                let body = serde_json::json!({
+                    "server_time": crate::time::format_rfc3339_millis(now).to_string(),
+                    "open": agg.open_anomalies(),
+                    "anomalies": agg.anomalies(now, req.limit),
+                });
+                let _ = req.reply.send(body.to_string().into());
+            }
+        }
+        while let Ok(req) = requests.series.try_recv() {
             if let (Some(agg), Some(now)) = (replay.agg.as_ref(), replay.clock) {
                 let step = if req.per_minute {
                     Step::Minute
@@ -875,13 +896,12 @@ fn drive(
                         agg.snapshot(now)
                     });
                 let update = Some(agg.update(now));
-                // The wall's own WebSocket messages would take these; nobody else does here.
-                let _ = agg.take_anomaly_changes();
                 let p = Published {
                     seq,
                     snapshot,
                     update,
                     heartbeat: agg.heartbeat(now),
+                    anomalies: agg.take_anomaly_changes(),
                 };
                 if publish.blocking_send(p).is_err() {
                     break;

@@ -211,11 +211,8 @@ pub fn context() -> Context {
         .iter()
         .map(|&a| ip_key(a.into()))
         .collect();
-    let mut list = AddressList {
-        name: WATCHLIST.to_string(),
-        ..AddressList::default()
-    };
-    list.exact.insert(ip_key(WATCHLISTED.into()));
+    let mut list = AddressList::new(WATCHLIST);
+    list.add(cidr(&format!("{WATCHLISTED}/32")));
     ctx.watchlists = vec![list];
     ctx
 }

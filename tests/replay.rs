@@ -19,7 +19,14 @@ use tokio::sync::oneshot;
 
 /// Detector kinds merged on main so far: the demo test insists on these (the others' incidents
 /// are listed in DEMO_INCIDENTS and checked once their detector lands).
-const LANDED: &[Kind] = &[];
+const LANDED: &[Kind] = &[
+    Kind::PortScan,
+    Kind::DenyBurst,
+    Kind::FixedDnsSourcePort,
+    Kind::FeedSilence,
+    Kind::FirstSeenHost,
+    Kind::FirstSeenService,
+];
 
 /// The demo's scheduled incidents (src/demo.rs) as the anomaly each must raise: kind and a
 /// string the entity must contain.

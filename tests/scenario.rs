@@ -65,7 +65,13 @@ fn options(incidents: bool) -> ScenarioOptions {
 }
 
 fn replay_options(s: &Scenario) -> ReplayOptions {
-    s.replay_options()
+    let mut o = s.replay_options();
+    let t: toml::Table = toml::from_str(
+        "[first_seen_host]\nlearning = \"30m\"\n[first_seen_service]\nlearning = \"30m\"\n",
+    )
+    .unwrap();
+    o.aggregate.detect = socwall::detect::DetectSettings::from_table(&t).unwrap();
+    o
 }
 
 fn run_short(s: &Scenario) -> Run {

@@ -369,17 +369,14 @@ impl Acc {
             r.dst_port = self.dport;
         }
         // Bytes/packets: the flow's counter (delta, else total; v9 OUT_BYTES / IPFIX
-        // postOctetDeltaCount, the same flow counted on the egress side, when the ingress
-        // counter is absent or zero), plus the reverse direction when the record carries one
+        // postOctetDeltaCount, the same flow counted on the egress side, only when the ingress
+        // counter is absent: a 0 as exported is reported as 0), plus the reverse direction when the record carries one
         // (RFC 5103 reverse elements); NSEL records: initiator + responder.
         let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
         };
-        let pick = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(0), Some(b)) => Some(b),
-            (a, b) => a.or(b),
-        };
+        let pick = |a: Option<u64>, b: Option<u64>| a.or(b);
         let fwd_b = pick(self.octets.or(self.octets_total), self.out_octets);
         r.bytes = match fwd_b {
             Some(_) => sum(fwd_b, self.rev_octets),
@@ -860,6 +857,44 @@ mod tests {
                 have: 71
             })
         );
+    }
+
+    /// A v9 packet: template 256 (IN_BYTES, OUT_BYTES, IPV4_SRC_ADDR) and one data record.
+    fn v9_in_out(in_bytes: u32, out_bytes: u32) -> Vec<u8> {
+        let mut p = Vec::new();
+        be16(&mut p, 9);
+        be16(&mut p, 2); // two records: the template and the flow
+        be32(&mut p, 10_000);
+        be32(&mut p, 1_700_000_000);
+        be32(&mut p, 1);
+        be32(&mut p, 0); // source id
+        be16(&mut p, 0); // template flowset
+        be16(&mut p, 4 + 4 + 3 * 4);
+        be16(&mut p, 256);
+        be16(&mut p, 3);
+        for (ty, len) in [(1u16, 4u16), (23, 4), (8, 4)] {
+            be16(&mut p, ty);
+            be16(&mut p, len);
+        }
+        be16(&mut p, 256); // data flowset
+        be16(&mut p, 4 + 12);
+        be32(&mut p, in_bytes);
+        be32(&mut p, out_bytes);
+        p.extend_from_slice(&[10, 0, 0, 1]);
+        p
+    }
+
+    #[test]
+    fn egress_counter_only_when_the_ingress_one_is_absent() {
+        let bytes = |p: Vec<u8>| {
+            let mut out = Vec::new();
+            Decoder::new().decode(exporter(), &p, &mut out).unwrap();
+            out[0].event().bytes
+        };
+        // IN_BYTES present: reported as exported, 0 included (OUT_BYTES counts the same flow on
+        // the egress side and is never added).
+        assert_eq!(bytes(v9_in_out(500, 500)), Some(500));
+        assert_eq!(bytes(v9_in_out(0, 32)), Some(0));
     }
 
     #[test]
