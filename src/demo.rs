@@ -55,6 +55,10 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
     ];
     // A short learning period so "first seen" shows something during a demo.
     s.aggregate.learning = Duration::from_secs(60);
+    s.detect.first_seen.host.learning_s = 60;
+    s.detect.first_seen.service.learning_s = 60;
+    // The branch feed goes quiet for 80 s of every cycle: call that silence.
+    s.detect.feeds.min_silence_s = 30;
     s
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::aggregate::{AggregateSettings, Cidr, ip_key};
 use crate::demo::{precise_stamp, syslog_stamp};
 use crate::detect::context::AddressList;
-use crate::detect::{Context, Kind};
+use crate::detect::{Context, DetectSettings, Kind};
 use crate::event::Micros;
 use crate::parse::{Format, FormatSpec};
 use crate::replay::{Input, ReplayOptions};
@@ -181,7 +181,7 @@ impl Scenario {
     }
 
     /// Replay options for this scenario: its year, pf/iptables per feed detected, the
-    /// scenario's site [`context`].
+    /// scenario's site [`context`] and [`detect_settings`].
     pub fn replay_options(&self) -> ReplayOptions {
         ReplayOptions {
             format: FormatSpec::Auto,
@@ -189,6 +189,7 @@ impl Scenario {
             aggregate: AggregateSettings {
                 internal_networks: vec![cidr("10.0.0.0/8")],
                 context: context(),
+                detect: detect_settings(),
                 ..AggregateSettings::default()
             },
             ..ReplayOptions::default()
@@ -198,6 +199,40 @@ impl Scenario {
 
 fn cidr(s: &str) -> Cidr {
     s.parse().expect("a valid literal CIDR")
+}
+
+/// The `[detect]` settings of the scenario: the defaults, except a 30-minute learning period for
+/// the first-seen kinds (the default day is longer than a short scenario).
+pub const DETECT_TOML: &str =
+    "[first_seen_host]\nlearning = \"30m\"\n\n[first_seen_service]\nlearning = \"30m\"\n";
+
+/// [`DETECT_TOML`] as settings.
+pub fn detect_settings() -> DetectSettings {
+    toml::from_str::<toml::Table>(DETECT_TOML)
+        .ok()
+        .and_then(|t| DetectSettings::from_table(&t).ok())
+        .unwrap_or_default()
+}
+
+/// A config file for `socwall replay --config` that gives the scenario's site: networks, zone,
+/// approved resolvers, the watchlist (written next to it as `watchlist.txt`), [`DETECT_TOML`].
+pub fn config_toml(watchlist: &Path) -> String {
+    let resolvers: Vec<String> = APPROVED_RESOLVERS
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect();
+    let detect: String = DETECT_TOML
+        .lines()
+        .map(|l| match l.strip_prefix('[') {
+            Some(rest) => format!("[detect.{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    format!(
+        "# The site of `socwall scenario`: replay its logs with\n# socwall replay --config THIS --year 2026 --anomalies-out - *.log\n\n[networks]\ninternal = [\"10.0.0.0/8\"]\n\n[networks.zones]\nservers = [\"10.0.1.0/24\"]\n\n[dns]\napproved_resolvers = [{}]\n\n[[watchlist]]\nname = \"{WATCHLIST}\"\npath = {:?}\n\n{detect}",
+        resolvers.join(", "),
+        watchlist.display().to_string()
+    )
 }
 
 /// What the detectors know about the scenario's site: internal 10.0.0.0/8, the "servers" zone
@@ -235,6 +270,9 @@ pub fn write_files(o: &ScenarioOptions, dir: &Path) -> io::Result<(Vec<Label>, u
     a.flush()?;
     b.flush()?;
     c.flush()?;
+    let watchlist = std::path::absolute(dir.join("watchlist.txt"))?;
+    std::fs::write(&watchlist, format!("# {WATCHLIST}\n{WATCHLISTED}\n"))?;
+    std::fs::write(dir.join("socwall.toml"), config_toml(&watchlist))?;
     Ok(out)
 }
 

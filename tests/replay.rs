@@ -189,7 +189,7 @@ async fn demo_incidents_show_up_in_the_snapshot_anomalies() {
     let start = ScenarioOptions::default().start;
     socwall::demo::write_simulated(
         dir.path(),
-        100,
+        300,
         Duration::from_secs(300),
         7,
         start,
@@ -315,4 +315,60 @@ fn cli_exit_codes() {
     let missing_dir = dir.path().join("no/such/dir/out.jsonl");
     let (c, e) = code(&["--anomalies-out", missing_dir.to_str().unwrap(), &files[0]]);
     assert_eq!(c, Some(1), "{e}");
+}
+
+#[test]
+fn cli_replays_a_scenario_with_its_config() {
+    // `socwall scenario` writes the logs and a config naming the site; the first hour holds the
+    // two port scans and the deny burst.
+    let dir = tempfile::tempdir().unwrap();
+    let o = socwall()
+        .args(["scenario", "--minutes", "60", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = dir.path().join("anomalies.jsonl");
+    let o = socwall()
+        .args(["replay", "--year", "2026", "--config"])
+        .arg(dir.path().join("socwall.toml"))
+        .arg("--anomalies-out")
+        .arg(&out)
+        .args(
+            ["edge-pf.log", "core-iptables.log", "branch-iptables.log"].map(|f| dir.path().join(f)),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let raised: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["kind"].as_str().unwrap().to_string(),
+                v["entity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (kind, who) in [
+        ("port_scan", "203.0.113.66"),
+        ("port_scan", "198.51.100.99"),
+        ("deny_burst", "192.0.2.23"),
+    ] {
+        assert!(
+            raised.iter().any(|(k, e)| k == kind && e.contains(who)),
+            "{kind} {who} not in {raised:?}"
+        );
+    }
 }

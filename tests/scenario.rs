@@ -65,13 +65,7 @@ fn options(incidents: bool) -> ScenarioOptions {
 }
 
 fn replay_options(s: &Scenario) -> ReplayOptions {
-    let mut o = s.replay_options();
-    let t: toml::Table = toml::from_str(
-        "[first_seen_host]\nlearning = \"30m\"\n[first_seen_service]\nlearning = \"30m\"\n",
-    )
-    .unwrap();
-    o.aggregate.detect = socwall::detect::DetectSettings::from_table(&t).unwrap();
-    o
+    s.replay_options()
 }
 
 fn run_short(s: &Scenario) -> Run {
@@ -394,79 +388,66 @@ fn precision_recall_table_is_written() {
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn port_scan() {
     check(Kind::PortScan);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn deny_burst() {
     check(Kind::DenyBurst);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn volume_spike() {
     check(Kind::VolumeSpike);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn first_seen_host() {
     check(Kind::FirstSeenHost);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn first_seen_service() {
     check(Kind::FirstSeenService);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn fixed_dns_source_port() {
     check(Kind::FixedDnsSourcePort);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn unapproved_resolver() {
     check(Kind::UnapprovedResolver);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn beaconing() {
     check(Kind::Beaconing);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn large_outbound() {
     check(Kind::LargeOutbound);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn syn_flood() {
     check(Kind::SynFlood);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn watchlist_hit() {
     check(Kind::WatchlistHit);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn feed_silence() {
     check(Kind::FeedSilence);
 }
 
 #[test]
-#[ignore = "detector not merged yet"]
 fn parse_errors() {
     check(Kind::ParseErrors);
 }
