@@ -226,16 +226,16 @@ impl ReplayReport {
 }
 
 /// Keeps every anomaly raised, by its id (a closed and re-opened anomaly gets a new id, so a
-/// new line). Fed from the anomaly changes of every tick, and by reading the open list now and
-/// then: a finding merged on the per-record path opens its anomaly without a change being
-/// reported until the next tick moves it.
+/// new line). Fed from the anomaly changes of every tick (open, severity moves, close — a close
+/// carries the anomaly's final span, peak and summary), and from the open list at the end, or
+/// whenever a tick's changes may have been cut at the aggregator's cap.
 #[derive(Debug, Default)]
 struct Recorder {
     by_id: HashMap<String, Raised>,
-    /// Read the open list every this many ticks (grows with its length, to bound the cost).
-    poll_every: u64,
-    ticks: u64,
 }
+
+/// Changes kept by the aggregator between two takes; a tick with this many may have lost some.
+const CHANGES_CAP: usize = 256;
 
 fn parse_time(s: &str) -> Option<Micros> {
     crate::time::parse_rfc3339(s.as_bytes()).map(|(t, _)| t)
@@ -273,24 +273,18 @@ impl Recorder {
         }
     }
 
-    fn changes(&mut self, changes: &[AnomalyChange]) {
+    /// After a tick: its changes; the whole open list too when they may have been cut.
+    fn after_tick(&mut self, agg: &Aggregator, now: Micros, changes: &[AnomalyChange]) {
         for c in changes {
             self.note(&c.anomaly);
         }
-    }
-
-    /// After a tick: read the open list when due.
-    fn after_tick(&mut self, agg: &Aggregator, now: Micros) {
-        self.ticks += 1;
-        if self.ticks % self.poll_every.max(1) == 0 {
+        if changes.len() >= CHANGES_CAP {
             self.poll(agg, now);
         }
     }
 
     fn poll(&mut self, agg: &Aggregator, now: Micros) {
-        let open = agg.anomalies(now, usize::MAX);
-        self.poll_every = 1 + open.len() as u64 / 64;
-        for a in &open {
+        for a in &agg.anomalies(now, usize::MAX) {
             self.note(a);
         }
     }
@@ -446,10 +440,7 @@ impl Replay {
             agg: None,
             clock: None,
             stats: ReplayStats::default(),
-            recorder: opts.record.then(|| Recorder {
-                poll_every: 1,
-                ..Recorder::default()
-            }),
+            recorder: opts.record.then(Recorder::default),
             done: false,
         })
     }
@@ -673,8 +664,8 @@ impl Replay {
         agg.detect_tick(now);
         self.stats.ticks += 1;
         if let Some(rec) = &mut self.recorder {
-            rec.changes(&agg.take_anomaly_changes());
-            rec.after_tick(agg, now);
+            let changes = agg.take_anomaly_changes();
+            rec.after_tick(agg, now, &changes);
         }
     }
 
