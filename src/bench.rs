@@ -390,6 +390,21 @@ pub fn flood(n: u64) -> ExitCode {
         }
     }
     println!("planted incidents reported: {found} / {}", expected.len());
+    for a in &report.anomalies {
+        if !expected
+            .iter()
+            .any(|(k, key)| a.kind == *k && a.entity.contains(key))
+        {
+            println!(
+                "  also raised: {} {} (severity {}, at +{:.0} s): {}",
+                a.kind,
+                a.entity,
+                a.severity,
+                (a.first_seen - start) as f64 / 1e6,
+                a.summary
+            );
+        }
+    }
     let rss = peak_rss_kib().map(|k| k as f64 / 1024.0);
     match rss {
         Some(mib) => {
