@@ -184,22 +184,16 @@ pub async fn run(
     for w in &settings.site.warnings {
         tracing::warn!("{w}");
     }
-    let agg_settings = AggregateSettings {
-        top_n: settings.aggregate.top_n,
-        context: settings.site.context(),
-        detect: settings.detect.clone(),
-        internal_networks: settings.site.internal.clone(),
-        learning: settings.aggregate.learning,
-        sources: settings
-            .sources
-            .iter()
-            .map(|s| AggSource {
-                name: s.name.clone(),
-                quiet_after: s.quiet_after,
-                silent_after: s.silent_after,
-            })
-            .collect(),
-    };
+    let sources = settings
+        .sources
+        .iter()
+        .map(|s| AggSource {
+            name: s.name.clone(),
+            quiet_after: s.quiet_after,
+            silent_after: s.silent_after,
+        })
+        .collect();
+    let agg_settings = aggregate_settings(&settings, sources);
     let (publish_tx, publish_rx) = mpsc::channel(2);
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
@@ -285,6 +279,18 @@ pub async fn run(
     let _ = hub_task.await;
     tracing::info!("socwall stopped");
     Ok(())
+}
+
+/// The aggregator's and detectors' settings from the config (shared with `socwall replay`).
+pub fn aggregate_settings(settings: &Settings, sources: Vec<AggSource>) -> AggregateSettings {
+    AggregateSettings {
+        top_n: settings.aggregate.top_n,
+        context: settings.site.context(),
+        detect: settings.detect.clone(),
+        internal_networks: settings.site.internal.clone(),
+        learning: settings.aggregate.learning,
+        sources,
+    }
 }
 
 /// The aggregator's task: the only owner of the aggregate state.

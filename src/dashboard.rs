@@ -9,7 +9,15 @@ use serde_json::Value;
 use crate::config::{ConfigError, Locator, first_line, toml_error_line};
 
 /// Widget kinds the wall page knows (`web/widgets/<kind>/`).
-pub const WIDGET_KINDS: &[&str] = &["stat", "timeseries", "topn", "feeds", "clock", "text"];
+pub const WIDGET_KINDS: &[&str] = &[
+    "stat",
+    "timeseries",
+    "topn",
+    "feeds",
+    "clock",
+    "text",
+    "anomalies",
+];
 /// Windows the aggregator keeps top-N for.
 pub const WINDOWS: &[&str] = &["1m", "5m", "15m", "1h"];
 /// Top-N dimensions (docs/PROTOCOL.md).
@@ -266,6 +274,8 @@ pub fn parse(name: &str, text: &str, file: &str) -> Result<Dashboard, ConfigErro
                     ));
                 }
             }
+        }
+        if kind == "topn" || kind == "anomalies" {
             if let Some(n) = w.get("n") {
                 if !n.as_integer().is_some_and(|n| (1..=50).contains(&n)) {
                     return Err(loc.err_item("widget", i, "n", "use 1 to 50".into()));

@@ -6,7 +6,9 @@
 //! [`detect`] engine's anomalies) → [`hub`] (serialise
 //! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
 //! [`daemon`] wires them; [`shutdown`] stops them in order; [`state`] saves and restores what
-//! must survive a restart (file positions with the counts that go with them).
+//! must survive a restart (file positions with the counts that go with them). [`replay`] drives
+//! the same parse → aggregate → detect path on event time from old logs; [`scenario`] generates
+//! labelled logs for it.
 
 pub mod aggregate;
 pub mod bench;
@@ -20,6 +22,8 @@ pub mod event;
 pub mod hub;
 pub mod listen;
 pub mod parse;
+pub mod replay;
+pub mod scenario;
 pub mod shutdown;
 pub mod state;
 pub mod tail;

@@ -106,9 +106,17 @@ fn snapshot(end: u64) -> Value {
         "protocols": [{"key": "tcp", "count": 1, "bytes": 1}],
         "topn": {"1m": window, "5m": window, "15m": window, "1h": window},
         "first_seen": {"learning": true, "dport": [], "host": []},
+        "anomalies": [anomaly("port_scan-1", "port_scan", 85, "203.0.113.66", "203.0.113.66 probed 1024 ports of 10.0.1.20 in 60 s"),
+                      anomaly("watchlist_hit-2", "watchlist_hit", 45, "<img src=x onerror=alert(1)>", "reached <b>listed</b> address")],
         "sources": [src("fw-edge-01", "ok", 300), src("core-nft", "quiet", 47_000),
                     src("dmz-<b>asa</b>", "silent", 1_260_000)]
     })
+}
+
+fn anomaly(id: &str, kind: &str, severity: u8, entity: &str, summary: &str) -> Value {
+    json!({"id": id, "kind": kind, "severity": severity, "peak_severity": severity, "entity": entity,
+           "zone": "external", "summary": summary, "first_seen": now_iso(), "last_seen": now_iso(),
+           "count": 3, "evidence": {}})
 }
 
 /// The stand-in server. `ws_up` false → `/ws` answers 503; `kick` drops every open socket;
@@ -239,6 +247,29 @@ async fn handle(
                              "series": {"step_s": 1, "end": end, "events": vec![77; 10], "allowed": vec![70; 10],
                                         "denied": vec![7; 10], "bytes": vec![0; 10], "distinct_src": vec![3000; 10]}});
             ws.send(Message::text(upd.to_string())).await?;
+            // One anomaly opens, then the most severe one closes (`anomaly` change messages).
+            let change = match seq {
+                3 => Some((
+                    "open",
+                    anomaly(
+                        "beaconing-3",
+                        "beaconing",
+                        65,
+                        "10.0.4.77 → 198.51.100.77",
+                        "every 60 s ± 2 s",
+                    ),
+                )),
+                5 => Some((
+                    "close",
+                    anomaly("port_scan-1", "port_scan", 40, "203.0.113.66", "closed"),
+                )),
+                _ => None,
+            };
+            if let Some((what, mut a)) = change {
+                a["type"] = json!("anomaly");
+                a["change"] = json!(what);
+                ws.send(Message::text(a.to_string())).await?;
+            }
         }
     }
     let web = root().join("web");
@@ -344,6 +375,38 @@ async fn wall_renders_snapshot_and_recovers_from_disconnect() {
         .await
         .unwrap();
     assert_eq!(names[2], "dmz-<b>asa</b>");
+
+    // Anomalies: opened and closed by `anomaly` messages, most severe first, coloured by band,
+    // log-derived text kept as text.
+    b.wait_for(
+        "[...document.querySelectorAll('.anom-row:not([hidden]) .anom-kind')].map(e => e.textContent).join() === 'beaconing,watchlist hit'",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("anomaly opened and closed");
+    let rows = b
+        .eval("[...document.querySelectorAll('.anom-row:not([hidden])')].map(r => [r.dataset.band, r.querySelector('.anom-sev').textContent, r.querySelector('.anom-entity').textContent])")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        json!([
+            ["high", "65", "10.0.4.77 → 198.51.100.77"],
+            ["medium", "45", "<img src=x onerror=alert(1)>"]
+        ])
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('.anom img, .anom b').length")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.eval("getComputedStyle(document.querySelector('.anom-row[data-band=\"medium\"] .anom-sev')).backgroundColor")
+            .await
+            .unwrap(),
+        "rgb(255, 214, 10)"
+    );
 
     // Updates are merged by time into bounded series.
     b.wait_for(

@@ -4,7 +4,7 @@
 // DOM only as text (textContent / createTextNode), never through innerHTML. Keep it that way.
 
 import { connect } from './conn.js';
-import { applyHeartbeat, applyUpdate, fromSnapshot } from './state.js';
+import { applyAnomaly, applyHeartbeat, applyUpdate, fromSnapshot } from './state.js';
 import { fmtAge, parseTime } from './format.js';
 
 const PROTOCOL = 1; // docs/PROTOCOL.md version this page implements
@@ -245,6 +245,9 @@ function onMessage(msg, at) {
       break;
     case 'heartbeat':
       if (state && applyHeartbeat(state, msg)) markChanged(['sources']);
+      break;
+    case 'anomaly':
+      if (state && applyAnomaly(state, msg)) markChanged(['anomalies']);
       break;
     default:
       break;
