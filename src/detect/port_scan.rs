@@ -366,7 +366,15 @@ impl PortScan {
                     "horizontal",
                 )
             }
-            _ => unreachable!("a source is only gathered with a firing cell"),
+            // Not reached (a source is gathered only with a firing cell); no panic in a daemon.
+            _ => (
+                format!(
+                    "{who} probed {} on {} in {mins} — likely a port scan",
+                    plural(ports, "port", "ports"),
+                    plural(hosts, "host", "hosts")
+                ),
+                "mixed",
+            ),
         };
         let ratio = (hosts as f64 / hthr).max(ports as f64 / vthr);
         // Internal hosts scanning is lateral movement or a compromised machine: investigate to
