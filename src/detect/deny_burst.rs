@@ -3,7 +3,8 @@
 //!
 //! State: one capped set-associative table ([`Assoc`]) of sources with denies: the running
 //! minute's count and an EWMA of per-minute counts (zero minutes included, folded in lazily when
-//! the source is next seen). Per record: denied records only, one keyed hash and a bucket scan.
+//! the source is next seen). A source enters it at its second denial within 10 minutes (a
+//! [`SeenOnce`] filter holds the first), so a spoofed flood's one-off sources never do. Per record: denied records only, one keyed hash and a bucket scan.
 //! Eviction drops the sources with the smallest baseline + current count first, so a flood of
 //! one-off spoofed sources churns only itself. `tick` compares the running minute of each source
 //! against its threshold, so a burst is reported within a second or two of crossing it.
@@ -17,8 +18,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, REPORT_EVERY_S, Sample, count, ip, port_key, port_label, samples_json, sec, severity,
-    times,
+    Ewma, REPORT_EVERY_S, Sample, SeenOnce, count, ip, port_key, port_label, samples_json, sec,
+    severity, times,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -103,9 +104,13 @@ impl Src {
     }
 }
 
+/// A source is tracked from its second denial within this many minutes.
+const ADMIT_MIN: u32 = 10;
+
 pub struct DenyBurst {
     s: Settings,
     kh: KeyHasher,
+    seen: SeenOnce,
     srcs: Assoc<u128, Src>,
 }
 
@@ -113,6 +118,7 @@ impl DenyBurst {
     pub fn new(s: Settings, _now: Micros) -> Self {
         DenyBurst {
             kh: KeyHasher::get(),
+            seen: SeenOnce::new(16_384),
             srcs: Assoc::new(s.capacity.max(64)),
             s,
         }
@@ -137,12 +143,22 @@ impl Detector for DenyBurst {
             return;
         };
         let minute = sec(o.now) / 60;
+        let h = self.kh.addr(src);
+        // A source not tracked yet goes through the seen-once filter: tracked from its second
+        // denial within ADMIT_MIN minutes, so a spoofed flood's one-off sources never enter.
+        let mut first_age = None;
+        if self.srcs.get(&src, h).is_none() {
+            match self.seen.check(h, minute, ADMIT_MIN, 0) {
+                Some((_, age)) => first_age = Some(age),
+                None => return,
+            }
+        }
         // Eviction: smallest baseline + count first, then least recent.
-        let (e, rk, new) = self
-            .srcs
-            .entry(src, self.kh.addr(src), |r| effective(r, minute, 254));
+        let (e, rk, new) = self.srcs.entry(src, h, |r| effective(r, minute, 254));
         if new {
             e.minute = minute;
+            // The first denial, if it was this minute.
+            e.cur = u32::from(first_age == Some(0));
         } else if e.minute != minute {
             e.roll(minute, &self.s);
         }
@@ -182,7 +198,7 @@ impl Detector for DenyBurst {
     }
 
     fn memory(&self) -> usize {
-        self.srcs.memory()
+        self.seen.memory() + self.srcs.memory()
     }
 }
 
@@ -361,8 +377,8 @@ mod tests {
         let mut r = rig();
         r.tick_every = 10;
         let cap = r.d.memory();
-        // Documented bound: 8192 sources × ~140 bytes, under 1.3 MB.
-        assert!(cap < 1_300_000, "{cap}");
+        // Documented bound: 128 KB filter + 8192 sources × ~150 bytes, under 1.4 MB.
+        assert!(cap < 1_400_000, "{cap}");
         let mut rng = Rng(3);
         // 40 minutes, 25,000 spoofed one-off sources per minute (1M in all), while the planted
         // host keeps its ~10/min baseline and then bursts to 1,500/min.
