@@ -340,11 +340,9 @@ impl Distinct {
     pub fn insert_mixed(&mut self, fp: u32) {
         self.lc.insert_mixed(fp);
         let n = usize::from(self.n);
-        if n < Self::EXACT {
-            if !self.small[..n].contains(&fp) {
-                self.small[n] = fp;
-                self.n += 1;
-            }
+        if n < Self::EXACT && !self.small[..n].contains(&fp) {
+            self.small[n] = fp;
+            self.n += 1;
         }
     }
 
