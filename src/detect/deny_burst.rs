@@ -144,32 +144,24 @@ impl Detector for DenyBurst {
         };
         let minute = sec(o.now) / 60;
         let h = self.kh.addr(src);
+        if let Some((e, rk)) = self.srcs.get_mut(&src, h) {
+            if e.minute != minute {
+                e.roll(minute, &self.s);
+            }
+            denied(e, rk, minute, o);
+            return;
+        }
         // A source not tracked yet goes through the seen-once filter: tracked from its second
         // denial within ADMIT_MIN minutes, so a spoofed flood's one-off sources never enter.
-        let mut first_age = None;
-        if self.srcs.get(&src, h).is_none() {
-            match self.seen.check(h, minute, ADMIT_MIN, 0) {
-                Some((_, age)) => first_age = Some(age),
-                None => return,
-            }
-        }
+        let Some((_, age)) = self.seen.check(h, minute, ADMIT_MIN, 0) else {
+            return;
+        };
         // Eviction: smallest baseline + count first, then least recent.
-        let (e, rk, new) = self.srcs.entry(src, h, |r| effective(r, minute, 254));
-        if new {
-            e.minute = minute;
-            // The first denial, if it was this minute.
-            e.cur = u32::from(first_age == Some(0));
-        } else if e.minute != minute {
-            e.roll(minute, &self.s);
-        }
-        e.cur = e.cur.saturating_add(1);
-        // Samples from the 8th denial of the minute on: none for one-off (spoofed) sources.
-        if e.cur == 8 {
-            e.first = Sample::of(o);
-        } else if e.cur & 63 == 0 {
-            e.last = Sample::of(o);
-        }
-        *rk = rank(e.base.mean() as u64 + u64::from(e.cur), minute);
+        let (e, rk, _) = self.srcs.entry(src, h, |r| effective(r, minute, 254));
+        e.minute = minute;
+        // The first denial, if it was this minute.
+        e.cur = u32::from(age == 0);
+        denied(e, rk, minute, o);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {
@@ -200,6 +192,19 @@ impl Detector for DenyBurst {
     fn memory(&self) -> usize {
         self.seen.memory() + self.srcs.memory()
     }
+}
+
+/// One denial of a tracked source (its minute already current).
+#[inline]
+fn denied(e: &mut Src, rk: &mut u32, minute: u32, o: &Obs<'_>) {
+    e.cur = e.cur.saturating_add(1);
+    // Samples from the 8th denial of the minute on: none for sources denied only now and then.
+    if e.cur == 8 {
+        e.first = Sample::of(o);
+    } else if e.cur & 63 == 0 {
+        e.last = Sample::of(o);
+    }
+    *rk = rank(e.base.mean() as u64 + u64::from(e.cur), minute);
 }
 
 fn finding(s: &Settings, ctx: &Context, src: u128, e: &Src, thr: Option<f64>) -> Finding {

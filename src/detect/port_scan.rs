@@ -146,23 +146,37 @@ impl PortScan {
     }
 }
 
-/// Whether a probe of `key` goes to its cell: `Some(None)` if the cell exists, `Some(Some(first))`
-/// if this is the key's second sighting within `max_age` units (the first sighting's item and age
-/// come back), `None` if it is the first (the filter keeps it). One-off keys never get a cell.
+/// One probe of `key` (hash `hash`) with item hash `item`: counted in its cell if it has one;
+/// else the seen-once filter keeps it, and hands it back at the key's second probe within the
+/// window, when the cell is made — one-off keys never get a cell.
+#[allow(clippy::too_many_arguments)]
 #[inline]
-fn gate<K: Copy + Eq + Default>(
-    t: &Assoc<K, Cell>,
+fn probe<K: Copy + Eq + Default>(
+    t: &mut Assoc<K, Cell>,
     f: &mut SeenOnce,
-    key: &K,
+    key: K,
     hash: u64,
-    unit: u32,
-    max_age: u32,
-    item: u32,
-) -> Option<Option<(u32, u32)>> {
-    if t.get(key, hash).is_some() {
-        return Some(None);
+    now: u32,
+    window: u32,
+    item: u64,
+    o: &Obs<'_>,
+) {
+    // Eviction: cells idle for a window first, then fewest distinct items, least recent (in
+    // 2-second units: 256 of them span more than the window).
+    let unit = now / 2;
+    let stale = window.div_ceil(2).min(254);
+    if let Some((c, rk)) = t.get_mut(&key, hash) {
+        c.hit(now, window, item, o);
+        *rk = rank(c.distinct.size(), unit);
+        return;
     }
-    f.check(hash, unit, max_age, item).map(Some)
+    let Some((fp, age)) = f.check(hash, unit, stale, top32(item)) else {
+        return;
+    };
+    let (c, rk, _) = t.entry(key, hash, |r| effective(r, unit, stale));
+    c.first(now.saturating_sub(2 * age), fp);
+    c.hit(now, window, item, o);
+    *rk = rank(c.distinct.size(), unit);
 }
 
 /// True if the record is a probe (see the module docs).
@@ -231,45 +245,28 @@ impl Detector for PortScan {
         let w = self.s.window_s.max(1);
         let kh = self.kh;
         let (hs, hd, hp) = (kh.addr(src), kh.addr(dst), kh.port(pk));
-        // Eviction: cells idle for a window first, then fewest distinct items, least recent
-        // (in 2-second units: 256 of them span more than the window).
-        let unit = now / 2;
-        let stale = w.div_ceil(2).min(254);
-        let eff = |r| effective(r, unit, stale);
         let hh = kh.pair(hs, hp);
-        if let Some(first) = gate(
-            &self.horizontal,
+        probe(
+            &mut self.horizontal,
             &mut self.seen_h,
-            &(src, pk),
+            (src, pk),
             hh,
-            unit,
-            stale,
-            top32(hd),
-        ) {
-            let (c, rk, _) = self.horizontal.entry((src, pk), hh, eff);
-            if let Some((fp, age)) = first {
-                c.first(now.saturating_sub(2 * age), fp);
-            }
-            c.hit(now, w, hd, o);
-            *rk = rank(c.distinct.size(), unit);
-        }
+            now,
+            w,
+            hd,
+            o,
+        );
         let hv = kh.pair(hs, hd);
-        if let Some(first) = gate(
-            &self.vertical,
+        probe(
+            &mut self.vertical,
             &mut self.seen_v,
-            &(src, dst),
+            (src, dst),
             hv,
-            unit,
-            stale,
-            top32(hp),
-        ) {
-            let (c, rk, _) = self.vertical.entry((src, dst), hv, eff);
-            if let Some((fp, age)) = first {
-                c.first(now.saturating_sub(2 * age), fp);
-            }
-            c.hit(now, w, hp, o);
-            *rk = rank(c.distinct.size(), unit);
-        }
+            now,
+            w,
+            hp,
+            o,
+        );
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {

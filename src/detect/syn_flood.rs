@@ -185,46 +185,32 @@ impl Detector for SynFlood {
             }
             return;
         }
-        let src_fp = o.src.map_or(0, |s| top32(self.kh.addr(s)));
+        let src_fp = o.src.map(|s| top32(self.kh.addr(s)));
+        if let Some((e, rk)) = self.dsts.get_mut(&dst, h) {
+            if e.minute != minute {
+                e.roll(minute, &self.s);
+            }
+            count_attempt(e, rk, minute, flagged, src_fp, o);
+            return;
+        }
         // A destination not tracked yet goes through the seen-once filter: tracked from its
         // second attempt within ADMIT_MIN minutes (the first comes back as the payload: its
-        // source, and whether its flags were known in the low bit).
-        let mut first = None;
-        if self.dsts.get(&dst, h).is_none() {
-            let payload = (src_fp & !1) | u32::from(flagged);
-            match self.seen.check(h, minute, ADMIT_MIN, payload) {
-                Some(p) => first = Some(p),
-                None => return,
-            }
-        }
+        // source, and whether its flags were known, in the low bit).
+        let payload = (src_fp.unwrap_or(0) & !1) | u32::from(flagged);
+        let Some((p, age)) = self.seen.check(h, minute, ADMIT_MIN, payload) else {
+            return;
+        };
         // Eviction: smallest baseline + attempts first, then least recent.
-        let (e, rk, new) = self.dsts.entry(dst, h, |r| effective(r, minute, 254));
-        if new {
-            e.minute = minute;
-        } else if e.minute != minute {
-            e.roll(minute, &self.s);
-        }
-        if let Some((p, age)) = first {
-            if age == 0 {
-                e.attempts = 1;
-                e.flagged = p & 1;
-                if p & !1 != 0 {
-                    e.sources.insert_mixed(p & !1);
-                }
+        let (e, rk, _) = self.dsts.entry(dst, h, |r| effective(r, minute, 254));
+        e.minute = minute;
+        if age == 0 {
+            e.attempts = 1;
+            e.flagged = p & 1;
+            if p & !1 != 0 {
+                e.sources.insert_mixed(p & !1);
             }
         }
-        e.attempts = e.attempts.saturating_add(1);
-        e.flagged += u32::from(flagged);
-        if o.src.is_some() {
-            e.sources.insert_mixed(src_fp);
-        }
-        // Samples from the 16th attempt on: none for the one-off destinations of a scan.
-        if e.attempts == 16 {
-            e.first = Sample::of(o);
-        } else if e.attempts & 255 == 0 {
-            e.last = Sample::of(o);
-        }
-        *rk = rank(e.base.mean() as u64 + u64::from(e.attempts), minute);
+        count_attempt(e, rk, minute, flagged, src_fp, o);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {
@@ -264,6 +250,30 @@ impl Detector for SynFlood {
     fn memory(&self) -> usize {
         self.seen.memory() + self.dsts.memory()
     }
+}
+
+/// One attempt toward a tracked destination (its minute already current).
+#[inline]
+fn count_attempt(
+    e: &mut Dst,
+    rk: &mut u32,
+    minute: u32,
+    flagged: bool,
+    src_fp: Option<u32>,
+    o: &Obs<'_>,
+) {
+    e.attempts = e.attempts.saturating_add(1);
+    e.flagged += u32::from(flagged);
+    if let Some(fp) = src_fp {
+        e.sources.insert_mixed(fp);
+    }
+    // Samples from the 16th attempt on: none for destinations that see only a few.
+    if e.attempts == 16 {
+        e.first = Sample::of(o);
+    } else if e.attempts & 255 == 0 {
+        e.last = Sample::of(o);
+    }
+    *rk = rank(e.base.mean() as u64 + u64::from(e.attempts), minute);
 }
 
 fn finding(
