@@ -536,12 +536,19 @@ mod tests {
                 Proto::TCP,
                 Some(Action::Deny),
             ));
-            if h % 50 == 49 {
+            if h == 24 || h % 50 == 49 {
                 r.advance(20.0);
             }
         }
         r.advance(1.0);
         let f = r.of("203.0.113.9");
+        // Reported as soon as the 25th host was probed.
+        assert_eq!(
+            f[0].summary,
+            "external host 203.0.113.9 probed port 445/tcp on 25 internal hosts in 1 minute — likely a port scan"
+        );
+        assert_eq!(f[0].evidence["shape"], "horizontal");
+        assert_eq!(f[0].evidence["top_port"]["hosts"], 25);
         assert!(!f.is_empty());
         let last = f.last().unwrap();
         assert_eq!(last.zone.as_deref(), Some("external"));
@@ -559,8 +566,10 @@ mod tests {
             "{}",
             f[0].summary
         );
+        // Past 32 the count is a linear-counting estimate (~3 % standard error at 300; the hash
+        // seed changes every run): allow 10 %.
         let hosts = last.evidence["hosts"].as_u64().unwrap();
-        assert!((285..=300).contains(&hosts), "{hosts}");
+        assert!((270..=330).contains(&hosts), "{hosts}");
     }
 
     #[test]
