@@ -204,6 +204,59 @@ pub fn mix(h: u64) -> u64 {
     (h ^ (h >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The top 32 bits of [`mix`]: all that [`Lc512`] and [`Distinct`] use of an item's hash, so 32
+/// bits are enough to remember an item for later.
+#[inline]
+pub fn top32(hash: u64) -> u32 {
+    (mix(hash) >> 32) as u32
+}
+
+/// A direct-mapped filter of keys seen once, in front of a capped table: a key is admitted to the
+/// table on its second sighting within `max_age`, so one-off keys — most of a spoofed flood —
+/// never touch the table's (larger, cache-cold) entries or push anything out. A slot is one `u64`:
+/// 15 bits of the key's hash as a tag (and a used bit), 16 bits of time in the caller's unit,
+/// and 32 bits of payload the caller gets back on admission (the first sighting's item, a
+/// flag...), so counts stay exact. A tag collision (1 in 32,768 per overwritten slot) can admit a
+/// key one sighting early with another key's payload: a count off by one, never a missed key.
+pub struct SeenOnce {
+    slots: Box<[u64]>,
+    mask: usize,
+}
+
+impl SeenOnce {
+    pub fn new(slots: usize) -> Self {
+        let n = slots.next_power_of_two().max(16);
+        SeenOnce {
+            slots: vec![0u64; n].into_boxed_slice(),
+            mask: n - 1,
+        }
+    }
+
+    /// `Some((payload, age))` of the first sighting if `hash` was seen within `max_age` units
+    /// (the slot is freed: the caller admits the key); else remembers this sighting.
+    #[inline]
+    pub fn check(&mut self, hash: u64, now: u32, max_age: u32, payload: u32) -> Option<(u32, u32)> {
+        // Bits apart from those the tables use (low bits: bucket; top 8: tag).
+        let slot = &mut self.slots[(hash >> 16) as usize & self.mask];
+        // 15 bits of tag and a set top bit: a used slot is never 0.
+        let tag = ((hash >> 40) & 0x7fff) | 0x8000;
+        let e = *slot;
+        if e >> 48 == tag {
+            let age = (now.wrapping_sub((e >> 32) as u32)) & 0xffff;
+            if age <= max_age {
+                *slot = 0;
+                return Some((e as u32, age));
+            }
+        }
+        *slot = (tag << 48) | (u64::from(now & 0xffff) << 32) | u64::from(payload);
+        None
+    }
+
+    pub fn memory(&self) -> usize {
+        self.slots.len() * 8
+    }
+}
+
 /// Linear counting (Whang et al. 1990) over a 512-bit bitmap: a distinct count that is nearly
 /// exact in the tens (where the thresholds are), within ~5 % (one standard error) up to ~1,200
 /// and ~10 % up to ~2,000, in 64 bytes. Saturates near 3,200 ([`Lc512::SATURATED`]), which is then reported as "at least".
@@ -218,9 +271,15 @@ impl Lc512 {
     pub const SATURATED: u64 = 3194;
 
     /// Adds an item by its 64-bit keyed hash.
-    #[inline]
+    #[cfg(test)]
     pub fn insert(&mut self, hash: u64) {
-        let i = (mix(hash) >> 55) as usize;
+        self.insert_mixed(top32(hash));
+    }
+
+    /// Adds an item by [`top32`] of its hash (what a [`SeenOnce`] slot keeps).
+    #[inline]
+    pub fn insert_mixed(&mut self, top: u32) {
+        let i = (top >> 23) as usize;
         let (w, b) = (i >> 6, 1u64 << (i & 63));
         if self.bits[w] & b == 0 {
             self.bits[w] |= b;
@@ -273,14 +332,17 @@ impl Distinct {
 
     #[inline]
     pub fn insert(&mut self, hash: u64) {
-        self.lc.insert(hash);
+        self.insert_mixed(top32(hash));
+    }
+
+    /// Adds an item by [`top32`] of its hash.
+    #[inline]
+    pub fn insert_mixed(&mut self, fp: u32) {
+        self.lc.insert_mixed(fp);
         let n = usize::from(self.n);
-        if n < Self::EXACT {
-            let fp = (mix(hash) >> 32) as u32;
-            if !self.small[..n].contains(&fp) {
-                self.small[n] = fp;
-                self.n += 1;
-            }
+        if n < Self::EXACT && !self.small[..n].contains(&fp) {
+            self.small[n] = fp;
+            self.n += 1;
         }
     }
 
@@ -366,6 +428,20 @@ mod tests {
             flags_text(TcpFlags::SYN | TcpFlags::RST | TcpFlags::CONN).as_deref(),
             Some("SR (connection)")
         );
+    }
+
+    #[test]
+    fn seen_once_admits_on_the_second_sighting() {
+        let mut f = SeenOnce::new(1024);
+        assert_eq!(f.check(0xdead_beef_0000, 100, 5, 7), None);
+        // Another key elsewhere does not disturb it.
+        assert_eq!(f.check(0x1234_5678_9abc_0000, 101, 5, 9), None);
+        assert_eq!(f.check(0xdead_beef_0000, 103, 5, 8), Some((7, 3)));
+        // Admitted: the slot is free again, and too old a sighting does not count.
+        assert_eq!(f.check(0xdead_beef_0000, 110, 5, 1), None);
+        assert_eq!(f.check(0xdead_beef_0000, 120, 5, 2), None);
+        assert_eq!(f.check(0xdead_beef_0000, 121, 5, 3), Some((2, 1)));
+        assert_eq!(f.memory(), 8192);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! State: one capped set-associative table ([`Assoc`]) of sources with denies: the running
 //! minute's count and an EWMA of per-minute counts (zero minutes included, folded in lazily when
-//! the source is next seen). Per record: denied records only, one keyed hash and a bucket scan.
+//! the source is next seen). A source enters it at its second denial within 10 minutes (a
+//! [`SeenOnce`] filter holds the first), so a spoofed flood's one-off sources never do. Per record: denied records only, one keyed hash and a bucket scan.
 //! Eviction drops the sources with the smallest baseline + current count first, so a flood of
 //! one-off spoofed sources churns only itself. `tick` compares the running minute of each source
 //! against its threshold, so a burst is reported within a second or two of crossing it.
@@ -17,8 +18,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, REPORT_EVERY_S, Sample, count, ip, port_key, port_label, samples_json, sec, severity,
-    times,
+    Ewma, REPORT_EVERY_S, Sample, SeenOnce, count, ip, port_key, port_label, samples_json, sec,
+    severity, times,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -103,9 +104,13 @@ impl Src {
     }
 }
 
+/// A source is tracked from its second denial within this many minutes.
+const ADMIT_MIN: u32 = 10;
+
 pub struct DenyBurst {
     s: Settings,
     kh: KeyHasher,
+    seen: SeenOnce,
     srcs: Assoc<u128, Src>,
 }
 
@@ -113,6 +118,7 @@ impl DenyBurst {
     pub fn new(s: Settings, _now: Micros) -> Self {
         DenyBurst {
             kh: KeyHasher::get(),
+            seen: SeenOnce::new(16_384),
             srcs: Assoc::new(s.capacity.max(64)),
             s,
         }
@@ -137,23 +143,25 @@ impl Detector for DenyBurst {
             return;
         };
         let minute = sec(o.now) / 60;
+        let h = self.kh.addr(src);
+        if let Some((e, rk)) = self.srcs.get_mut(&src, h) {
+            if e.minute != minute {
+                e.roll(minute, &self.s);
+            }
+            denied(e, rk, minute, o);
+            return;
+        }
+        // A source not tracked yet goes through the seen-once filter: tracked from its second
+        // denial within ADMIT_MIN minutes, so a spoofed flood's one-off sources never enter.
+        let Some((_, age)) = self.seen.check(h, minute, ADMIT_MIN, 0) else {
+            return;
+        };
         // Eviction: smallest baseline + count first, then least recent.
-        let (e, rk, new) = self
-            .srcs
-            .entry(src, self.kh.addr(src), |r| effective(r, minute, 254));
-        if new {
-            e.minute = minute;
-        } else if e.minute != minute {
-            e.roll(minute, &self.s);
-        }
-        e.cur = e.cur.saturating_add(1);
-        // Samples from the 8th denial of the minute on: none for one-off (spoofed) sources.
-        if e.cur == 8 {
-            e.first = Sample::of(o);
-        } else if e.cur & 63 == 0 {
-            e.last = Sample::of(o);
-        }
-        *rk = rank(e.base.mean() as u64 + u64::from(e.cur), minute);
+        let (e, rk, _) = self.srcs.entry(src, h, |r| effective(r, minute, 254));
+        e.minute = minute;
+        // The first denial, if it was this minute.
+        e.cur = u32::from(age == 0);
+        denied(e, rk, minute, o);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {
@@ -182,8 +190,21 @@ impl Detector for DenyBurst {
     }
 
     fn memory(&self) -> usize {
-        self.srcs.memory()
+        self.seen.memory() + self.srcs.memory()
     }
+}
+
+/// One denial of a tracked source (its minute already current).
+#[inline]
+fn denied(e: &mut Src, rk: &mut u32, minute: u32, o: &Obs<'_>) {
+    e.cur = e.cur.saturating_add(1);
+    // Samples from the 8th denial of the minute on: none for sources denied only now and then.
+    if e.cur == 8 {
+        e.first = Sample::of(o);
+    } else if e.cur & 63 == 0 {
+        e.last = Sample::of(o);
+    }
+    *rk = rank(e.base.mean() as u64 + u64::from(e.cur), minute);
 }
 
 fn finding(s: &Settings, ctx: &Context, src: u128, e: &Src, thr: Option<f64>) -> Finding {
@@ -361,8 +382,8 @@ mod tests {
         let mut r = rig();
         r.tick_every = 10;
         let cap = r.d.memory();
-        // Documented bound: 8192 sources × ~140 bytes, under 1.3 MB.
-        assert!(cap < 1_300_000, "{cap}");
+        // Documented bound: 128 KB filter + 8192 sources × ~150 bytes, under 1.4 MB.
+        assert!(cap < 1_400_000, "{cap}");
         let mut rng = Rng(3);
         // 40 minutes, 25,000 spoofed one-off sources per minute (1M in all), while the planted
         // host keeps its ~10/min baseline and then bursts to 1,500/min.
