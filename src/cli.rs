@@ -187,12 +187,22 @@ fn load(path: &Path) -> Result<Settings, ExitCode> {
     })
 }
 
-fn init_tracing(level: &str) {
-    // RUST_LOG wins over the config so an operator can turn up logging without editing files.
+/// The daemon's log filter: `RUST_LOG` if set (an operator can turn up logging without editing
+/// files), else `level` from the config. Whatever it says, tungstenite stays at `debug` or
+/// quieter: its `trace` lines print message payloads, and a socket's first message may carry a
+/// viewer token.
+pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    match "tungstenite=debug".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    }
+}
+
+fn init_tracing(level: &str) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(level))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -235,6 +245,10 @@ fn serve(settings: Settings, banner: Option<String>) -> ExitCode {
                 }
                 ExitCode::from(2)
             }
+            Err(e @ (crate::daemon::RunError::Unprotected(_) | crate::daemon::RunError::Tls(_))) => {
+                eprintln!("socwall: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 eprintln!("socwall: {e}");
                 ExitCode::from(1)
@@ -253,7 +267,39 @@ fn run(args: &RunArgs) -> ExitCode {
     if settings.sources.is_empty() {
         tracing::warn!(config = %path.display(), "no [[source]] configured: the wall will stay empty");
     }
+    for w in web_warnings(&path, &settings) {
+        tracing::warn!("{w}");
+    }
     serve(settings, None)
+}
+
+/// Things that work but deserve a second look: tokens over plain HTTP off loopback, a config file
+/// with tokens that anyone on the machine can read.
+fn web_warnings(path: &Path, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(auth) = &settings.auth else {
+        return out;
+    };
+    let listen = settings.server.listen;
+    if settings.server.tls.is_none() && !listen.ip().to_canonical().is_loopback() {
+        out.push(format!(
+            "viewer tokens and cookies travel unencrypted on {listen}: add [server.tls] or put a TLS-terminating reverse proxy in front (docs/security.md)"
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if !auth.tokens.is_empty()
+            && let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            out.push(format!(
+                "{} holds viewer tokens and is readable by every user: chmod o-r it",
+                path.display()
+            ));
+        }
+    }
+    out
 }
 
 fn check(args: &RunArgs) -> ExitCode {
@@ -262,8 +308,23 @@ fn check(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    for w in &settings.site.warnings {
-        eprintln!("socwall: warning: {w}");
+    if let Some(tls) = &settings.server.tls
+        && let Err(e) = crate::web::tls::check(tls)
+    {
+        eprintln!(
+            "socwall: {}",
+            crate::config::error_at(&path, e.config_key(), e.to_string())
+        );
+        return ExitCode::from(2);
+    }
+    for w in settings
+        .site
+        .warnings
+        .iter()
+        .cloned()
+        .chain(web_warnings(&path, &settings))
+    {
+        eprintln!("socwall check: warning: {w}");
     }
     match crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
@@ -289,6 +350,12 @@ fn check(args: &RunArgs) -> ExitCode {
 
 fn demo(listen: SocketAddr, rate: u32, dir: Option<PathBuf>) -> ExitCode {
     init_tracing("warn");
+    if !listen.ip().to_canonical().is_loopback() {
+        eprintln!(
+            "socwall demo: the demo has no viewer tokens, so it serves on loopback only; use --listen 127.0.0.1:PORT (and an SSH tunnel to show it elsewhere), or `socwall run` with [auth] (docs/security.md)"
+        );
+        return ExitCode::from(2);
+    }
     // The temp dir lives until this function returns; the generator is stopped before that.
     let (tmp, dir) = match dir {
         Some(d) => (None, d),
@@ -492,6 +559,13 @@ fn replay_serve(
                 for e in errors {
                     eprintln!("socwall: {e}");
                 }
+                ExitCode::from(2)
+            }
+            Err(
+                e @ (crate::replay::ReplayError::Unprotected(_)
+                | crate::replay::ReplayError::Tls(_)),
+            ) => {
+                eprintln!("socwall replay: {e}");
                 ExitCode::from(2)
             }
             Err(e) => {

@@ -37,6 +37,11 @@ pub enum RunError {
     Tail(std::io::Error),
     #[error("{0}")]
     Listen(crate::listen::syslog::ListenError),
+    /// A non-loopback listener without `[auth]`: nothing is served.
+    #[error("{}", crate::config::unprotected_message(*.0))]
+    Unprotected(std::net::SocketAddr),
+    #[error("TLS: {0}")]
+    Tls(#[from] web::tls::TlsError),
 }
 
 /// Batches in flight between stages. Small: each batch holds up to ~64 KiB of lines.
@@ -53,6 +58,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let started = Instant::now();
+    // Checked on the socket actually bound, whatever the settings say: only loopback goes without
+    // viewer tokens.
+    if settings.auth.is_none()
+        && let Ok(addr) = listener.local_addr()
+        && !addr.ip().to_canonical().is_loopback()
+    {
+        return Err(RunError::Unprotected(addr));
+    }
+    let tls = settings
+        .server
+        .tls
+        .as_ref()
+        .map(web::tls::Tls::load)
+        .transpose()?;
     let dashboards = Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
@@ -199,9 +218,18 @@ pub async fn run(
         anomalies: anomalies_tx,
         started,
         listen: listen_stats.clone(),
+        auth: settings.auth.as_ref().map(web::auth::Tokens::new),
+        clients_by_addr: Default::default(),
+        counters: Default::default(),
     });
-    tracing::info!(addr = ?listener.local_addr().ok(), sources = n_sources, "socwall serving");
-    web::serve(listener, state).await;
+    tracing::info!(
+        addr = ?listener.local_addr().ok(),
+        sources = n_sources,
+        tls = tls.is_some(),
+        viewer_tokens = settings.auth.as_ref().map_or(0, |a| a.tokens.len()),
+        "socwall serving"
+    );
+    web::serve(listener, state, tls).await;
 
     // Orderly stop: the tailer first (it flushes complete lines), then the stages drain in order
     // as each one's input channel closes.

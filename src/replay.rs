@@ -69,6 +69,11 @@ pub enum ReplayError {
     Config(Vec<crate::config::ConfigError>),
     #[error("the replay thread stopped unexpectedly")]
     Thread,
+    /// A non-loopback listener without `[auth]`: nothing is served.
+    #[error("{}", crate::config::unprotected_message(*.0))]
+    Unprotected(std::net::SocketAddr),
+    #[error("TLS: {0}")]
+    Tls(#[from] web::tls::TlsError),
 }
 
 /// A source of lines: one replayed feed.
@@ -753,6 +758,19 @@ pub async fn serve(
     finished: Option<tokio::sync::oneshot::Sender<ReplayStats>>,
 ) -> Result<(), ReplayError> {
     let started = Instant::now();
+    // As for the daemon: only loopback goes without viewer tokens.
+    if settings.auth.is_none()
+        && let Ok(addr) = listener.local_addr()
+        && !addr.ip().to_canonical().is_loopback()
+    {
+        return Err(ReplayError::Unprotected(addr));
+    }
+    let tls = settings
+        .server
+        .tls
+        .as_ref()
+        .map(web::tls::Tls::load)
+        .transpose()?;
     let dashboards = crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
@@ -802,8 +820,11 @@ pub async fn serve(
         anomalies: anomalies_tx,
         started,
         listen: crate::listen::ListenStats::new(0),
+        auth: settings.auth.as_ref().map(web::auth::Tokens::new),
+        clients_by_addr: Default::default(),
+        counters: Default::default(),
     });
-    web::serve(listener, state).await;
+    web::serve(listener, state, tls).await;
     trigger.fire();
     let result = worker.await.map_err(|_| ReplayError::Thread)?;
     let _ = hub_task.await;

@@ -11,7 +11,7 @@ mod cdp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cdp::Browser;
@@ -119,17 +119,25 @@ fn anomaly(id: &str, kind: &str, severity: u8, entity: &str, summary: &str) -> V
            "count": 3, "evidence": {}})
 }
 
-/// The stand-in server. `ws_up` false → `/ws` answers 503; `kick` drops every open socket.
+/// The stand-in server. `ws_up` false → `/ws` answers 503; `kick` drops every open socket;
+/// `auth` says how a socket is refused for want of credentials ([`AUTH_OK`], [`AUTH_401`]: `/ws`
+/// and the probe route answer 401, [`AUTH_4401`]: `/ws` upgrades and closes with 4401).
 struct Fake {
     base: String,
     ws_up: Arc<AtomicBool>,
+    auth: Arc<AtomicU8>,
     kick: watch::Sender<u64>,
 }
+
+const AUTH_OK: u8 = 0;
+const AUTH_401: u8 = 1;
+const AUTH_4401: u8 = 2;
 
 async fn start_fake() -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let ws_up = Arc::new(AtomicBool::new(true));
+    let auth = Arc::new(AtomicU8::new(AUTH_OK));
     let (kick, kick_rx) = watch::channel(0u64);
     let toml = std::fs::read_to_string(root().join("dashboards/soc-wall.toml")).unwrap();
     let dash: Value = config::Config::builder()
@@ -140,18 +148,25 @@ async fn start_fake() -> Fake {
         .unwrap();
     let dash = Arc::new(dash.to_string());
     let up = ws_up.clone();
+    let auth_mode = auth.clone();
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
             let (dash, up, kick_rx) = (dash.clone(), up.clone(), kick_rx.clone());
+            let mode = auth_mode.load(Ordering::SeqCst);
             tokio::spawn(async move {
-                let _ = handle(sock, &dash, &up, kick_rx).await;
+                let _ = handle(sock, &dash, &up, mode, kick_rx).await;
             });
         }
     });
-    Fake { base, ws_up, kick }
+    Fake {
+        base,
+        ws_up,
+        auth,
+        kick,
+    }
 }
 
 async fn respond(
@@ -173,6 +188,7 @@ async fn handle(
     sock: TcpStream,
     dash: &str,
     ws_up: &AtomicBool,
+    auth: u8,
     mut kick: watch::Receiver<u64>,
 ) -> anyhow::Result<()> {
     // Peek at the request head so a WebSocket upgrade can still be handed to tungstenite whole.
@@ -200,7 +216,19 @@ async fn handle(
         if !ws_up.load(Ordering::SeqCst) {
             return Ok(respond(sock, "503 Service Unavailable", "text/plain", b"down").await?);
         }
+        if auth == AUTH_401 {
+            return Ok(respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?);
+        }
         let mut ws = tokio_tungstenite::accept_async(sock).await?;
+        if auth == AUTH_4401 {
+            use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+            let frame = CloseFrame {
+                code: CloseCode::from(4401),
+                reason: "unauthorised".into(),
+            };
+            let _ = ws.close(Some(frame)).await;
+            return Ok(());
+        }
         kick.borrow_and_update();
         let mut end = now_s();
         let hello = json!({"type": "hello", "protocol": 1, "server": "socwall test", "server_time": now_iso(),
@@ -252,6 +280,16 @@ async fn handle(
             .filter(|rel| !rel.split('/').any(|p| p == ".." || p.is_empty()))
             .map(|rel| web.join(rel))
     };
+    // The page's probe after a refused handshake.
+    if path == "/api/v1/dashboards" {
+        if auth == AUTH_401 {
+            respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?;
+        } else {
+            let list = b"{\"default\":\"soc-wall\",\"dashboards\":[]}";
+            respond(sock, "200 OK", "application/json", list).await?;
+        }
+        return Ok(());
+    }
     if path == "/api/v1/dashboards/soc-wall" {
         return Ok(respond(sock, "200 OK", "application/json", dash.as_bytes()).await?);
     }
@@ -404,6 +442,71 @@ async fn wall_renders_snapshot_and_recovers_from_disconnect() {
     .await
     .expect("reconnected and banner cleared");
 
+    let errors = b.js_errors();
+    assert!(errors.is_empty(), "JS errors: {errors:?}");
+}
+
+/// A refused socket (401 at the handshake, or close 4401) shows NOT AUTHORISED, not a silent
+/// endless reconnect; the page keeps retrying and recovers once the credentials work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_says_not_authorised_when_the_socket_is_refused() {
+    if !Browser::available_or_skip() {
+        return;
+    }
+    let fake = start_fake().await;
+    let b = Browser::launch(1280, 720).await.expect("launch");
+    b.navigate(&format!("{}/d/soc-wall", fake.base))
+        .await
+        .expect("navigate");
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("first snapshot rendered");
+
+    for mode in [AUTH_401, AUTH_4401] {
+        fake.auth.store(mode, Ordering::SeqCst);
+        fake.kick.send_modify(|n| *n += 1);
+        let text = b
+            .wait_for(
+                "(() => { const b = document.getElementById('banner'); return !b.hidden && b.textContent.startsWith('NOT AUTHORISED') && b.textContent; })()",
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("mode {mode}: no NOT AUTHORISED banner: {e}"));
+        let text = text.as_str().unwrap();
+        assert!(text.contains("?token="), "{text}");
+        assert!(text.contains("Retrying"), "{text}");
+        assert_eq!(
+            b.eval("document.getElementById('conn-text').textContent")
+                .await
+                .unwrap(),
+            "not authorised"
+        );
+        assert_eq!(
+            b.eval("document.getElementById('conn-dot').dataset.state")
+                .await
+                .unwrap(),
+            "denied"
+        );
+        assert_eq!(b.eval("socwall.stale").await.unwrap(), true);
+        if mode == AUTH_401 {
+            b.screenshot(
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wall-not-authorised.png"),
+            )
+            .await
+            .expect("screenshot");
+        }
+        // Still retrying: once the credentials work again the wall recovers by itself.
+        fake.auth.store(AUTH_OK, Ordering::SeqCst);
+        b.wait_for(
+            "!socwall.stale && document.getElementById('banner').hidden",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("mode {mode}: did not recover: {e}"));
+    }
     let errors = b.js_errors();
     assert!(errors.is_empty(), "JS errors: {errors:?}");
 }

@@ -23,22 +23,21 @@ pub const WAYS: usize = 8;
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// A rank from a significance (saturated at 2^24 − 1) and the current minute.
+/// A rank from a significance (saturated at 2^24 − 1) and the current time in the detector's
+/// unit.
 #[inline]
-pub fn rank(significance: u64, minute: u32) -> u32 {
-    ((significance.min(0x00ff_ffff) as u32) << 8) | (minute & 0xff)
+pub fn rank(significance: u64, now: u32) -> u32 {
+    ((significance.min(0x00ff_ffff) as u32) << 8) | (now & 0xff)
 }
 
-/// The rank as eviction compares it at `minute`: significance first, then recency; 0 when the
-/// entry was last updated more than `stale_after` minutes ago (at most 254).
+/// The rank as eviction compares it at `now`: significance first, then recency; 0 when the
+/// entry was last updated more than `stale_after` units ago (at most 254).
 #[inline]
-pub fn effective(r: u32, minute: u32, stale_after: u32) -> u32 {
-    let age = minute.wrapping_sub(r) & 0xff;
-    if age > stale_after {
-        0
-    } else {
-        (r & !0xff) | (255 - age)
-    }
+pub fn effective(r: u32, now: u32, stale_after: u32) -> u32 {
+    let age = now.wrapping_sub(r) & 0xff;
+    // Branch-free: evaluated for all eight ways of a full bucket on every miss.
+    let live = u32::from(age <= stale_after);
+    ((r & !0xff) | (255 - age)) * live
 }
 
 pub struct Assoc<K, V> {
@@ -48,6 +47,10 @@ pub struct Assoc<K, V> {
     /// Per bucket, byte `w`: tag of way `w` (never 0), or 0 when empty.
     tags: Box<[u64]>,
     mask: usize,
+    /// Rotates the way preferred among equal ranks, so ties are evicted round-robin (oldest
+    /// first) rather than always the same way — which would make the newest entry the next
+    /// victim and a new key could never gain its second hit under a flood.
+    rot: usize,
 }
 
 /// Bytes of `x` that are zero: exact for the lowest one, possibly spurious above it (a borrow),
@@ -68,6 +71,7 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
             ranks: vec![0u32; n].into_boxed_slice(),
             tags: vec![0u64; buckets].into_boxed_slice(),
             mask: buckets - 1,
+            rot: 0,
         }
     }
 
@@ -110,8 +114,16 @@ impl<K: Copy + Eq + Default, V: Default> Assoc<K, V> {
         let w = if empty != 0 {
             (empty.trailing_zeros() / 8) as usize
         } else {
-            let r = &self.ranks[base..base + WAYS];
-            (0..WAYS).min_by_key(|&w| eff(r[w])).unwrap_or(0)
+            // Branch-free minimum of (rank, way from the rotating start): the flood case takes
+            // this path every record.
+            let rot = self.rot;
+            self.rot = (rot + 1) & (WAYS - 1);
+            let mut best = u64::MAX;
+            for (w, &r) in self.ranks[base..base + WAYS].iter().enumerate() {
+                let order = (w + WAYS - rot) & (WAYS - 1);
+                best = best.min((u64::from(eff(r)) << 3) | order as u64);
+            }
+            ((best & 7) as usize + rot) & (WAYS - 1)
         };
         self.tags[b] = (tags & !(0xff << (w * 8))) | (u64::from(tag) << (w * 8));
         let i = base + w;

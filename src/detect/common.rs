@@ -205,8 +205,8 @@ pub fn mix(h: u64) -> u64 {
 }
 
 /// Linear counting (Whang et al. 1990) over a 512-bit bitmap: a distinct count that is nearly
-/// exact in the tens (where the thresholds are) and good to a few percent up to ~2,000, in 64
-/// bytes. Saturates near 3,200 ([`Lc512::SATURATED`]), which is then reported as "at least".
+/// exact in the tens (where the thresholds are), within ~5 % (one standard error) up to ~1,200
+/// and ~10 % up to ~2,000, in 64 bytes. Saturates near 3,200 ([`Lc512::SATURATED`]), which is then reported as "at least".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lc512 {
     bits: [u64; 8],
@@ -401,8 +401,9 @@ mod tests {
         for i in 25..1200u128 {
             lc.insert(h.addr(i));
         }
+        // Standard error at this load is ~5 %; the hash seed changes every run: allow 4 sigma.
         let e = lc.estimate() as f64;
-        assert!((e - 1200.0).abs() < 120.0, "{e}");
+        assert!((e - 1200.0).abs() < 240.0, "{e}");
         for i in 0..100_000u128 {
             lc.insert(h.addr(i));
         }
@@ -417,6 +418,6 @@ mod tests {
         for i in 0..1000u128 {
             d.insert(h.addr(i));
         }
-        assert!((900..1100).contains(&d.estimate()), "{}", d.estimate());
+        assert!((800..1200).contains(&d.estimate()), "{}", d.estimate());
     }
 }

@@ -147,7 +147,8 @@ impl Detector for DenyBurst {
             e.roll(minute, &self.s);
         }
         e.cur = e.cur.saturating_add(1);
-        if e.cur == 1 {
+        // Samples from the 8th denial of the minute on: none for one-off (spoofed) sources.
+        if e.cur == 8 {
             e.first = Sample::of(o);
         } else if e.cur & 63 == 0 {
             e.last = Sample::of(o);

@@ -189,7 +189,8 @@ impl Detector for SynFlood {
         if let Some(src) = o.src {
             e.sources.insert(self.kh.addr(src));
         }
-        if e.attempts == 1 {
+        // Samples from the 16th attempt on: none for the one-off destinations of a scan.
+        if e.attempts == 16 {
             e.first = Sample::of(o);
         } else if e.attempts & 255 == 0 {
             e.last = Sample::of(o);

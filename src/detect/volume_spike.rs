@@ -6,7 +6,7 @@
 //! to [`MAX_NAMED`] more). Per series and metric (events, bytes): the running minute, an EWMA of
 //! per-minute values (`alpha` 1/30: about half an hour), and 24 hourly slots, each an EWMA across
 //! days of that hour's per-minute mean and mean square (so its spread includes the ups and downs
-//! within the hour). Fixed memory, whatever the traffic (about 60 KB).
+//! within the hour). Fixed memory, whatever the traffic (about 70 KB).
 //!
 //! Rule, checked every second on the running minute (so a spike is seen before the minute ends):
 //! value ≥ `floor`, ≥ `ratio` × the EWMA mean and ≥ EWMA mean + `z` σ, and — when the hour-of-day
@@ -491,7 +491,7 @@ mod tests {
     fn memory_is_fixed_under_random_sources_and_the_spike_is_still_found() {
         let mut r = rig();
         let cap = r.d.memory();
-        // Documented bound: fixed, about 60 KB.
+        // Documented bound: fixed, about 70 KB.
         assert!(cap < 70_000, "{cap}");
         r.advance_to(T0 + 40 * S);
         let mut rng = Rng(9);
