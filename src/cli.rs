@@ -561,10 +561,7 @@ fn replay_serve(
                 }
                 ExitCode::from(2)
             }
-            Err(
-                e @ (crate::replay::ReplayError::Unprotected(_)
-                | crate::replay::ReplayError::Tls(_)),
-            ) => {
+            Err(e @ crate::replay::ReplayError::Unprotected(_)) => {
                 eprintln!("socwall replay: {e}");
                 ExitCode::from(2)
             }

@@ -64,6 +64,8 @@ struct Raw {
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
+    state: RawState,
+    #[serde(default)]
     parse: RawParse,
     #[serde(default)]
     source: Vec<RawSource>,
@@ -158,6 +160,13 @@ struct RawDashboards {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawState {
+    dir: Option<String>,
+    snapshot_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
 }
@@ -197,6 +206,7 @@ pub struct Settings {
     pub tail: TailSettings,
     pub aggregate: AggregateConfig,
     pub dashboards: DashboardSettings,
+    pub state: StateSettings,
     pub log_level: String,
     /// Words in an iptables log prefix that mean deny / allow.
     pub iptables_verdicts: VerdictWords,
@@ -274,6 +284,15 @@ pub struct TailSettings {
     pub rescan_interval: Duration,
     pub max_line_bytes: usize,
     pub max_open_files: usize,
+}
+
+/// `[state]`: what survives a restart (docs/operations.md).
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    /// Where the state file lives; `None` (the default): nothing is saved or restored.
+    pub dir: Option<PathBuf>,
+    /// How often a snapshot is saved while running (and always at shutdown).
+    pub snapshot_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +374,10 @@ impl Default for Settings {
             dashboards: DashboardSettings {
                 dir: None,
                 default: "soc-wall".into(),
+            },
+            state: StateSettings {
+                dir: None,
+                snapshot_interval: Duration::from_secs(30),
             },
             log_level: "info".into(),
             iptables_verdicts: VerdictWords::default(),
@@ -560,6 +583,23 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         }
         s.dashboards.default = name;
     }
+
+    if let Some(dir) = raw.state.dir {
+        if dir.trim().is_empty() {
+            return Err(loc.err(
+                "state.dir",
+                "is empty; set a directory such as \"/var/lib/socwall\", or remove the key to keep no state".into(),
+            ));
+        }
+        s.state.dir = Some(PathBuf::from(dir));
+    }
+    s.state.snapshot_interval = duration(
+        loc,
+        "state.snapshot_interval",
+        raw.state.snapshot_interval,
+        d.state.snapshot_interval,
+        (100, 3_600_000),
+    )?;
 
     if let Some(level) = raw.log.level {
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
@@ -1547,6 +1587,31 @@ mod tests {
             (Some(2), Some("parse.iptables.allow")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn state_section() {
+        let s = load("").unwrap();
+        assert!(s.state.dir.is_none(), "no state unless asked for");
+        assert_eq!(s.state.snapshot_interval, Duration::from_secs(30));
+        let s = load("[state]\ndir = \"/var/lib/socwall\"\nsnapshot_interval = \"5s\"\n").unwrap();
+        assert_eq!(s.state.dir.as_deref(), Some(Path::new("/var/lib/socwall")));
+        assert_eq!(s.state.snapshot_interval, Duration::from_secs(5));
+        let e = load("[state]\nsnapshot_interval = \"10ms\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("state.snapshot_interval")),
+            "{e}"
+        );
+        let e = load("[state]\ndir = \"\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("state.dir"), "{e}");
+        let s = Settings::from_toml(
+            "",
+            "t",
+            vec![("SOCWALL_STATE__DIR".into(), "/tmp/s".into())],
+        )
+        .unwrap();
+        assert_eq!(s.state.dir.as_deref(), Some(Path::new("/tmp/s")));
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
     ];
     // A short learning period so "first seen" shows something during a demo.
     s.aggregate.learning = Duration::from_secs(60);
+    // State next to the demo's own logs: a temp dir by default, so two demos never share it;
+    // with --dir, a restarted demo resumes where it stopped.
+    s.state.dir = Some(dir.join("state"));
     s.detect.first_seen.host.learning_s = 60;
     s.detect.first_seen.service.learning_s = 60;
     // The branch feed goes quiet for 80 s of every cycle: call that silence.

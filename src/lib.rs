@@ -5,8 +5,10 @@
 //! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks, which also owns the
 //! [`detect`] engine's anomalies) → [`hub`] (serialise
 //! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
-//! [`daemon`] wires them; [`shutdown`] stops them in order. [`replay`] drives the same parse →
-//! aggregate → detect path on event time from old logs; [`scenario`] generates labelled logs for it.
+//! [`daemon`] wires them; [`shutdown`] stops them in order; [`state`] saves and restores what
+//! must survive a restart (file positions with the counts that go with them). [`replay`] drives
+//! the same parse → aggregate → detect path on event time from old logs; [`scenario`] generates
+//! labelled logs for it.
 
 pub mod aggregate;
 pub mod bench;
@@ -23,6 +25,7 @@ pub mod parse;
 pub mod replay;
 pub mod scenario;
 pub mod shutdown;
+pub mod state;
 pub mod tail;
 pub mod time;
 pub mod web;

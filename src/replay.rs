@@ -69,11 +69,10 @@ pub enum ReplayError {
     Config(Vec<crate::config::ConfigError>),
     #[error("the replay thread stopped unexpectedly")]
     Thread,
-    /// A non-loopback listener without `[auth]`: nothing is served.
-    #[error("{}", crate::config::unprotected_message(*.0))]
+    #[error(
+        "refusing to serve the replay on {0} without [auth]: only loopback addresses may go without viewer tokens (docs/security.md)"
+    )]
     Unprotected(std::net::SocketAddr),
-    #[error("TLS: {0}")]
-    Tls(#[from] web::tls::TlsError),
 }
 
 /// A source of lines: one replayed feed.
@@ -758,19 +757,13 @@ pub async fn serve(
     finished: Option<tokio::sync::oneshot::Sender<ReplayStats>>,
 ) -> Result<(), ReplayError> {
     let started = Instant::now();
-    // As for the daemon: only loopback goes without viewer tokens.
+    // The same rule as `socwall run`, on the socket actually bound.
     if settings.auth.is_none()
         && let Ok(addr) = listener.local_addr()
         && !addr.ip().to_canonical().is_loopback()
     {
         return Err(ReplayError::Unprotected(addr));
     }
-    let tls = settings
-        .server
-        .tls
-        .as_ref()
-        .map(web::tls::Tls::load)
-        .transpose()?;
     let dashboards = crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
@@ -824,7 +817,8 @@ pub async fn serve(
         clients_by_addr: Default::default(),
         counters: Default::default(),
     });
-    web::serve(listener, state, tls).await;
+    // Replays are served over plain HTTP (a walkthrough on a laptop or behind a proxy).
+    web::serve(listener, state, None).await;
     trigger.fire();
     let result = worker.await.map_err(|_| ReplayError::Thread)?;
     let _ = hub_task.await;
