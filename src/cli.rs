@@ -561,6 +561,10 @@ fn replay_serve(
                 }
                 ExitCode::from(2)
             }
+            Err(e @ crate::replay::ReplayError::Unprotected(_)) => {
+                eprintln!("socwall replay: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 eprintln!("socwall replay: {e}");
                 ExitCode::from(1)

@@ -312,6 +312,9 @@ fn cli_exit_codes() {
     assert!(e.contains("cannot open /nonexistent/fw.log"), "{e}");
     let (c, e) = code(&[]);
     assert_eq!(c, Some(2), "{e}");
+    // Serving beyond loopback needs [auth], as for `socwall run`.
+    let (c, e) = code(&["--listen", "0.0.0.0:0", &files[0]]);
+    assert_eq!(c, Some(2), "{e}");
     let missing_dir = dir.path().join("no/such/dir/out.jsonl");
     let (c, e) = code(&["--anomalies-out", missing_dir.to_str().unwrap(), &files[0]]);
     assert_eq!(c, Some(1), "{e}");
