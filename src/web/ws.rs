@@ -85,6 +85,11 @@ async fn run_client(socket: WebSocket, st: &WebState) {
     let (mut tx, mut rx) = socket.split();
     let mut frames = st.frames.clone();
     let mut shutdown = st.shutdown.clone();
+    let mut dashboards = st.dashboards.clone();
+    let mut dash_seen = dashboards.borrow_and_update().clone();
+    let mut dash_open = true;
+    // `reload` messages owed to this client (bounded by the number of dashboards and playlists).
+    let mut reloads: std::collections::VecDeque<String> = Default::default();
 
     let hello = serde_json::json!({
         "type": "hello",
@@ -93,6 +98,7 @@ async fn run_client(socket: WebSocket, st: &WebState) {
         "server_time": crate::time::format_rfc3339_millis(crate::time::now_micros()).to_string(),
         "tick_ms": st.server.update_interval.as_millis() as u64,
         "heartbeat_ms": st.server.heartbeat_interval.as_millis() as u64,
+        "assets": super::assets::build_id(),
     })
     .to_string();
     let first = frames.borrow_and_update().clone();
@@ -112,7 +118,20 @@ async fn run_client(socket: WebSocket, st: &WebState) {
     let mut unanswered_pings = 0u32;
 
     loop {
+        if let Some(r) = reloads.pop_front() {
+            if send(&mut tx, r).await.is_err() {
+                break;
+            }
+            continue;
+        }
         let msg = tokio::select! {
+            changed = dashboards.changed(), if dash_open => {
+                if changed.is_err() { dash_open = false; continue; }
+                let now = dashboards.borrow_and_update().clone();
+                reloads.extend(reload_messages(&dash_seen, &now));
+                dash_seen = now;
+                continue;
+            }
             changed = frames.changed() => {
                 if changed.is_err() { break; } // the hub is gone: shutting down
                 let f = frames.borrow_and_update().clone();
@@ -159,6 +178,25 @@ async fn run_client(socket: WebSocket, st: &WebState) {
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+}
+
+/// `reload` messages (docs/PROTOCOL.md) for what changed between two dashboard sets: the whole
+/// page when the operator ordered it, else each changed dashboard and playlist.
+pub fn reload_messages(
+    old: &crate::dashboard::Dashboards,
+    new: &crate::dashboard::Dashboards,
+) -> Vec<String> {
+    if new.page_generation != old.page_generation {
+        return vec![serde_json::json!({"type": "reload", "scope": "page"}).to_string()];
+    }
+    let (dashboards, playlists) = old.changes(new);
+    let dashboards = dashboards.into_iter().map(|name| {
+        serde_json::json!({"type": "reload", "scope": "dashboard", "dashboard": name}).to_string()
+    });
+    let playlists = playlists.into_iter().map(|name| {
+        serde_json::json!({"type": "reload", "scope": "playlist", "playlist": name}).to_string()
+    });
+    dashboards.chain(playlists).collect()
 }
 
 async fn send<S>(tx: &mut S, text: String) -> Result<(), ()>
