@@ -81,6 +81,18 @@ window.socwall = Object.freeze({
   get layoutGeneration() {
     return layoutGeneration;
   },
+  /** Each tile's kind, title and (when the widget offers it) a description of what it draws. */
+  tiles() {
+    return widgets.map((w) => {
+      let info = null;
+      try {
+        if (w.inst && typeof w.inst.describe === 'function') info = w.inst.describe();
+      } catch (e) {
+        info = null;
+      }
+      return { kind: String(w.spec.kind), title: String(w.spec.title ?? ''), loaded: !!w.inst, info };
+    });
+  },
 });
 
 /** Context handed to every widget (third argument of create). */

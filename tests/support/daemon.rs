@@ -28,10 +28,16 @@ impl Daemon {
 
     /// As [`Daemon::start`], on `listen` and with the first source named `edge_name`.
     pub async fn start_with(dir: &Path, listen: &str, edge_name: &str) -> Daemon {
+        Daemon::start_opts(dir, listen, edge_name, "").await
+    }
+
+    /// As [`Daemon::start_with`], with `extra` TOML appended to the config (`[dashboards]`,
+    /// `[wall]`, …).
+    pub async fn start_opts(dir: &Path, listen: &str, edge_name: &str, extra: &str) -> Daemon {
         let cfg = format!(
             "[server]\nupdate_interval = \"50ms\"\nheartbeat_interval = \"1s\"\n[tail]\nrescan_interval = \"50ms\"\n\
              [[source]]\nname = \"{edge}\"\npath = \"{d}/pf.log*\"\nformat = \"pf\"\nstart_at = \"beginning\"\n\
-             [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n",
+             [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n{extra}",
             d = dir.display(),
             edge = edge_name.replace('"', "\\\""),
         );

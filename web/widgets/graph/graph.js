@@ -5,9 +5,10 @@ import { colour, hiDpiCanvas } from '../../chart.js';
 const WINDOWS = new Set(['1m', '5m', '15m', '1h']);
 const PROTO = { tcp: ['--c-tcp', []], udp: ['--c-udp', []], icmp: ['--c-neutral', [6, 4]] };
 const OTHER = ['--c-neutral', [2, 4]];
-/** Slots on the inner (internal hosts) and outer (everyone else) ring. */
-const INNER = 24;
-const OUTER = 48;
+/** Slots per arc row; a side has two rows (outer, then inner), so 2 × SLOTS nodes per side. */
+const SLOTS = 28;
+/** Each arc spans this many radians, centred on the left / right of the circle. */
+const ARC = (150 / 180) * Math.PI;
 const PRIVATE = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|fc|fd|fe80:)/i;
 
 /** FNV-1a of a string: the node's preferred slot is a pure function of its address. */
@@ -62,8 +63,8 @@ export function create(el, spec) {
     for (const k of [...keys].sort()) {
       if (next.has(k)) continue;
       const ring = PRIVATE.test(k) ? 0 : 1;
-      const size = ring === 0 ? INNER : OUTER;
-      let s = hash(k) % size;
+      const size = 2 * SLOTS;
+      let s = hash(k) % SLOTS; // prefer the outer row
       for (let i = 0; i < size && used[ring].has(s); i++) s = (s + 1) % size;
       used[ring].add(s);
       next.set(k, { ring, slot: s });
@@ -76,14 +77,15 @@ export function create(el, spec) {
     const fontPx = parseFloat(getComputedStyle(root).fontSize) || 16;
     const cx = w / 2;
     const cy = h / 2;
-    const rOuter = Math.max(10, Math.min(w / 2 - fontPx * 5.5, h / 2 - fontPx * 1.2));
-    const rInner = rOuter * 0.45;
+    const r = Math.max(10, Math.min(w / 2 - fontPx * 7, h / 2 - fontPx * 0.8));
     const pos = new Map();
     for (const nd of nodes) {
-      const size = nd.ring === 0 ? INNER : OUTER;
-      const a = (nd.slot / size) * Math.PI * 2 - Math.PI / 2 + (nd.ring === 0 ? Math.PI / size : 0);
-      const r = nd.ring === 0 ? rInner : rOuter;
-      pos.set(nd.key, [cx + Math.cos(a) * r, cy + Math.sin(a) * r, a]);
+      // Internal hosts on the left arc, the rest on the right: slot 0 at the top of each arc.
+      const row = nd.slot >= SLOTS ? 1 : 0;
+      const f = ((nd.slot % SLOTS) + 0.5 + row * 0.5) / (SLOTS + 0.5);
+      const a = nd.ring === 0 ? -Math.PI / 2 - (Math.PI - ARC) / 2 - f * ARC : -Math.PI / 2 + (Math.PI - ARC) / 2 + f * ARC;
+      const rr = row ? r * 0.72 : r;
+      pos.set(nd.key, [cx + Math.cos(a) * rr, cy + Math.sin(a) * rr, a, row]);
     }
     let maxB = 1;
     for (const e of edges) maxB = Math.max(maxB, e.bytes);
@@ -99,7 +101,7 @@ export function create(el, spec) {
       c.beginPath();
       c.moveTo(x1, y1);
       // A gentle curve through a point pulled towards the centre keeps parallel edges apart.
-      c.quadraticCurveTo((x1 + x2) / 2 * 0.8 + cx * 0.2, (y1 + y2) / 2 * 0.8 + cy * 0.2, x2, y2);
+      c.quadraticCurveTo(((x1 + x2) / 2) * 0.6 + cx * 0.4, ((y1 + y2) / 2) * 0.6 + cy * 0.4, x2, y2);
       c.stroke();
     }
     c.setLineDash([]);
@@ -113,10 +115,10 @@ export function create(el, spec) {
     const cNode = colour('--c-neutral');
     c.font = Math.round(fontPx * 0.8) + 'px ' + getComputedStyle(root).fontFamily;
     for (const nd of nodes) {
-      const [x, y, a] = pos.get(nd.key);
-      const r = fontPx * (0.3 + 0.7 * Math.sqrt(nd.degree / maxDeg));
+      const [x, y, a, row] = pos.get(nd.key);
+      const nr = fontPx * (0.3 + 0.6 * Math.sqrt(nd.degree / maxDeg));
       c.beginPath();
-      c.arc(x, y, r, 0, Math.PI * 2);
+      c.arc(x, y, nr, 0, Math.PI * 2);
       c.fillStyle = cNode;
       c.fill();
       c.lineWidth = line * 1.5;
@@ -124,16 +126,17 @@ export function create(el, spec) {
       c.stroke();
       if (nd.hot) {
         c.beginPath();
-        c.arc(x, y, r + line * 3, 0, Math.PI * 2);
+        c.arc(x, y, nr + line * 3, 0, Math.PI * 2);
         c.strokeStyle = cCrit;
         c.lineWidth = line * 2.5;
         c.stroke();
       }
-      // Labels (log-derived addresses, drawn as canvas text) outside the ring.
-      const out = nd.ring === 1;
-      const lx = x + Math.cos(a) * (r + fontPx * 0.4) * (out ? 1 : -1);
-      const ly = y + Math.sin(a) * (r + fontPx * 0.4) * (out ? 1 : -1);
-      c.textAlign = Math.cos(a) * (out ? 1 : -1) >= 0 ? 'left' : 'right';
+      // Labels (log-derived addresses, drawn as canvas text) outside the circle; the inner row
+      // is labelled only where it matters (busiest node, anomalies) to stay legible.
+      if (row === 1 && !nd.hot && nd.degree !== maxDeg) continue;
+      const lx = x + Math.cos(a) * (nr + fontPx * 0.4);
+      const ly = y + Math.sin(a) * (nr + fontPx * 0.4);
+      c.textAlign = Math.cos(a) >= 0 ? 'left' : 'right';
       c.textBaseline = 'middle';
       c.fillStyle = nd.degree === maxDeg || nd.hot ? cText : cMuted;
       c.fillText(nd.key.length > 22 ? nd.key.slice(0, 10) + '…' + nd.key.slice(-10) : nd.key, lx, ly);
@@ -173,9 +176,9 @@ export function create(el, spec) {
       empty.hidden = nodes.length > 0;
       chart.redraw();
     },
-    /** For tests: the current position slot of every node. */
-    layout() {
-      return Object.fromEntries([...slots].map(([k, v]) => [k, v.ring + ':' + v.slot]));
+    /** For tests and curious operators: the nodes and their (sticky) slots. */
+    describe() {
+      return { nodes: nodes.map((nd) => nd.key), edges: edges.length, layout: Object.fromEntries([...slots].map(([k, v]) => [k, v.ring + ':' + v.slot])) };
     },
     destroy() {
       chart.destroy();

@@ -93,8 +93,8 @@ export function create(el, spec, ctx) {
   function fromPortHeat(ph) {
     if (!ph || !Array.isArray(ph.ports) || !Array.isArray(ph.counts)) return;
     rows = ph.ports.map((p) => String(p)); // log-derived: drawn as canvas text only
-    // The last column is the still-filling minute: leave it out.
-    cells = ph.counts.map((r) => (Array.isArray(r) ? r.slice(0, -1).map(Number) : []));
+    // The last column is the current minute so far: a burst shows at once, not a minute late.
+    cells = ph.counts.map((r) => (Array.isArray(r) ? r.map(Number) : []));
     const n = cells[0] ? cells[0].length : 0;
     cols = [];
     for (let m = 60; m >= 0; m -= 15) {
@@ -150,6 +150,10 @@ export function create(el, spec, ctx) {
     },
     maxAgeMs() {
       return 3 * HISTORY_REFRESH_MS;
+    },
+    /** For tests and curious operators: row labels, columns and the largest cell. */
+    describe() {
+      return { rows: rows.slice(), columns: cells[0] ? cells[0].length : 0, max };
     },
     destroy() {
       if (unsubscribe) unsubscribe();

@@ -73,6 +73,7 @@ export function create(el, spec) {
     const cFaint = colour('--c-faint');
     const cText = colour('--c-text');
     const cMuted = colour('--c-muted');
+    const cTile = colour('--c-tile');
     const maxLabels = Math.max(2, Math.floor((h - 2 * pad) / (fontPx * 0.95)));
     for (let i = 0; i < AXES.length; i++) {
       c.strokeStyle = cFaint;
@@ -87,9 +88,15 @@ export function create(el, spec) {
       c.textAlign = i === 0 ? 'right' : 'left';
       for (let j = 0; j < list.length; j += every) {
         const v = list[j]; // log-derived: canvas text only
-        c.fillStyle = hot.has(v) ? cCrit : i === 2 ? cText : cMuted;
         const t = v.length > 24 ? v.slice(0, 11) + '…' + v.slice(-11) : v;
-        c.fillText(t, xs[i] + (i === 0 ? -fontPx * 0.4 : fontPx * 0.4), y(i, v));
+        const lx = xs[i] + (i === 0 ? -fontPx * 0.4 : fontPx * 0.4);
+        // A halo in the tile colour keeps labels legible over the lines.
+        c.lineWidth = fontPx * 0.3;
+        c.lineJoin = 'round';
+        c.strokeStyle = cTile;
+        c.strokeText(t, lx, y(i, v));
+        c.fillStyle = hot.has(v) ? cCrit : i === 2 ? cText : cMuted;
+        c.fillText(t, lx, y(i, v));
       }
     }
   }
@@ -104,6 +111,10 @@ export function create(el, spec) {
       hot = new Set(Array.isArray(state.anomalies) ? state.anomalies.map((a) => a && String(a.entity)) : []);
       empty.hidden = flows.length > 0;
       chart.redraw();
+    },
+    /** For tests and curious operators: what is drawn. */
+    describe() {
+      return { flows: flows.length, hot: flows.filter((f) => hot.has(f.src) || hot.has(f.dst)).length };
     },
     destroy() {
       chart.destroy();
