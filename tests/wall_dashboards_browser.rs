@@ -90,13 +90,21 @@ async fn default_dashboards_render_at_1080p_and_4k_and_match_the_api() {
     std::fs::write(dir.path().join("kern.log"), "").unwrap();
     let wall = "[wall]\nshifts = [{ name = \"Night\", start = \"00:00\" }, { name = \"Day\", start = \"12:00\" }]\n";
     let d = Daemon::start_opts(dir.path(), "127.0.0.1:0", HOSTILE, wall).await;
+    // kern.log is tailed from its end: append only once it is open.
+    d.wait_snapshot("kern.log open", |s| s["sources"][1]["files"] == 1)
+        .await;
     traffic(dir.path(), 0, 60);
-    append(&dir.path().join("pf.log"), &["this is not a pf line"]);
+    append(
+        &dir.path().join("pf.log"),
+        &["Nov 24 03:40:03.000001 rule 1/(match) pass in on em0: 10.0.0.1.1 > 10.0.999.2.2: udp 1"],
+    );
     let api = d
         .wait_snapshot("120 events and a parse error", |s| {
             s["totals"]["events"] == 120
                 && s["totals"]["parse_errors"] == 1
-                && s["topn"]["15m"]["denied_src"].as_array().is_some_and(|a| !a.is_empty())
+                && s["topn"]["15m"]["denied_src"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty())
                 && s["flows"]["15m"].as_array().is_some_and(|a| !a.is_empty())
         })
         .await;
@@ -127,7 +135,9 @@ async fn default_dashboards_render_at_1080p_and_4k_and_match_the_api() {
                 "soc-wall" => {
                     let want = &api["topn"]["15m"]["denied_src"][0]["key"];
                     b.wait_for(
-                        &format!("document.querySelector('.topn-denied .topn-row').title === {want}"),
+                        &format!(
+                            "document.querySelector('.topn-denied .topn-row').title === {want}"
+                        ),
                         Duration::from_secs(5),
                     )
                     .await
@@ -161,7 +171,11 @@ async fn default_dashboards_render_at_1080p_and_4k_and_match_the_api() {
                                 .as_array()
                                 .unwrap()
                                 .iter()
-                                .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+                                .flat_map(|r| r
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .map(|v| v.as_u64().unwrap()))
                                 .max()
                                 .unwrap()
                         )
@@ -194,7 +208,9 @@ async fn default_dashboards_render_at_1080p_and_4k_and_match_the_api() {
                     // event of this test arrived today, unless it runs across midnight).
                     let want = fmt_num(&b, &api["totals"]["events"]).await;
                     b.wait_for(
-                        &format!("[...document.querySelectorAll('.stat-num')][0].textContent === {want}"),
+                        &format!(
+                            "[...document.querySelectorAll('.stat-num')][0].textContent === {want}"
+                        ),
                         Duration::from_secs(10),
                     )
                     .await
@@ -239,7 +255,9 @@ async fn default_dashboards_render_at_1080p_and_4k_and_match_the_api() {
 
     // Values move when lines are appended (soc-wall, 1080p).
     b.set_viewport(1920, 1080, 1.0).await.unwrap();
-    b.navigate(&format!("http://{addr}/d/soc-wall")).await.unwrap();
+    b.navigate(&format!("http://{addr}/d/soc-wall"))
+        .await
+        .unwrap();
     b.wait_for(READY, Duration::from_secs(15)).await.unwrap();
     let before = b
         .eval("document.querySelector('.topn-denied .topn-val').textContent")
@@ -315,12 +333,9 @@ async fn editing_a_dashboard_file_changes_the_open_page_and_playlists_rotate() {
 
     // An edit reaches the open page by itself.
     std::fs::write(&file, NOTE_V1.replace("v1 ", "v2 ")).unwrap();
-    b.wait_for(
-        &format!("{note}.startsWith('v2')"),
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("the edit is pushed to the page");
+    b.wait_for(&format!("{note}.startsWith('v2')"), Duration::from_secs(10))
+        .await
+        .expect("the edit is pushed to the page");
 
     // A broken edit: the page keeps v2, the API names file, line and key.
     std::fs::write(
@@ -362,7 +377,9 @@ async fn editing_a_dashboard_file_changes_the_open_page_and_playlists_rotate() {
     .await;
 
     // A playlist with a 2 s dwell advances, and keeps advancing after a reload.
-    b.navigate(&format!("http://{addr}/p/fast?kiosk")).await.unwrap();
+    b.navigate(&format!("http://{addr}/p/fast?kiosk"))
+        .await
+        .unwrap();
     b.wait_for(READY, Duration::from_secs(15)).await.unwrap();
     let started = Instant::now();
     let first = b.eval("socwall.dashboard").await.unwrap();
@@ -397,9 +414,11 @@ async fn editing_a_dashboard_file_changes_the_open_page_and_playlists_rotate() {
     );
 
     assert_eq!(
-        b.eval("document.querySelectorAll('img, script:not([src])').length + (window.__pwned ? 1 : 0)")
-            .await
-            .unwrap(),
+        b.eval(
+            "document.querySelectorAll('img, script:not([src])').length + (window.__pwned ? 1 : 0)"
+        )
+        .await
+        .unwrap(),
         0
     );
     let errors: Vec<String> = b.js_errors();
