@@ -455,8 +455,12 @@ function refreshAges(now) {
     try {
       if (typeof w.inst.dataAt === 'function') {
         const own = w.inst.dataAt();
-        if (own !== null && own !== undefined) at = Math.min(at || own, own);
-        if (typeof w.inst.maxAgeMs === 'function') limit = w.inst.maxAgeMs();
+        if (own !== null && own !== undefined) {
+          // Data of its own (history): that age, against the widget's own limit; a dead socket
+          // still shows through the banner and the dimming.
+          at = own;
+          if (typeof w.inst.maxAgeMs === 'function') limit = w.inst.maxAgeMs();
+        }
       }
     } catch (e) {
       /* an age is a hint; never let it break the tick */
