@@ -211,7 +211,31 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::origin_allowed;
+    use super::{origin_allowed, reload_messages};
+
+    #[test]
+    fn reloads_name_what_changed() {
+        let a = crate::dashboard::Dashboards::load(None, "soc-wall").unwrap();
+        let json = |v: Vec<String>| -> Vec<serde_json::Value> {
+            v.iter().map(|m| serde_json::from_str(m).unwrap()).collect()
+        };
+        assert!(reload_messages(&a, &a).is_empty());
+        let mut b = a.clone();
+        b.by_name.get_mut("executive").unwrap().spec["title"] = "x".into();
+        b.playlists.remove("wall");
+        assert_eq!(
+            json(reload_messages(&a, &b)),
+            [
+                serde_json::json!({"type": "reload", "scope": "dashboard", "dashboard": "executive"}),
+                serde_json::json!({"type": "reload", "scope": "playlist", "playlist": "wall"}),
+            ]
+        );
+        b.page_generation += 1;
+        assert_eq!(
+            json(reload_messages(&a, &b)),
+            [serde_json::json!({"type": "reload", "scope": "page"})]
+        );
+    }
 
     #[test]
     fn origins() {
