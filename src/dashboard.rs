@@ -558,7 +558,7 @@ fn check_options(
         "feeds" => int_in(loc, w, i, "max_rows", (1, 32))?,
         "text" => {
             if let Some(v) = w.get("text") {
-                if !v.as_str().is_some_and(|s| s.chars().count() <= 500) {
+                if v.as_str().is_none_or(|s| s.chars().count() > 500) {
                     return Err(loc.err_item(
                         "widget",
                         i,
