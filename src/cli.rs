@@ -180,6 +180,9 @@ fn check(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    for w in &settings.site.warnings {
+        eprintln!("socwall: warning: {w}");
+    }
     match crate::dashboard::Dashboards::load(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,

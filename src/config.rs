@@ -9,9 +9,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::aggregate::Cidr;
+use crate::detect::DetectSettings;
 use crate::listen::Endpoint;
 use crate::parse::{Format, FormatSpec, VerdictWords};
 use crate::tail::StartAt;
+
+mod site;
+
+pub use site::{SiteSettings, WatchlistSettings, parse_watchlist};
 
 /// Where `socwall run` looks when no `--config` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/socwall/socwall.toml";
@@ -62,6 +68,13 @@ struct Raw {
     parse: RawParse,
     #[serde(default)]
     source: Vec<RawSource>,
+    #[serde(default)]
+    networks: site::RawNetworks,
+    #[serde(default)]
+    dns: site::RawDns,
+    #[serde(default)]
+    watchlist: Vec<site::RawWatchlist>,
+    detect: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +184,12 @@ pub struct Settings {
     /// Words in an iptables log prefix that mean deny / allow.
     pub iptables_verdicts: VerdictWords,
     pub sources: Vec<SourceSettings>,
+    /// Networks, zones, approved resolvers, watchlists (hot-reloaded by the daemon).
+    pub site: SiteSettings,
+    /// The detectors' switches and thresholds.
+    pub detect: DetectSettings,
+    /// The file these settings were loaded from (`None` when built from text).
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -303,6 +322,12 @@ impl Default for Settings {
             log_level: "info".into(),
             iptables_verdicts: VerdictWords::default(),
             sources: Vec::new(),
+            site: SiteSettings {
+                internal: Cidr::default_internal(),
+                ..SiteSettings::default()
+            },
+            detect: DetectSettings::default(),
+            file: None,
         }
     }
 }
@@ -318,7 +343,9 @@ impl Settings {
                 "cannot read the config file: {e} (pass --config PATH; an annotated example ships as config/socwall.toml)"
             ),
         })?;
-        Settings::from_toml(&text, &path.display().to_string(), env_overrides())
+        let mut s = Settings::from_toml(&text, &path.display().to_string(), env_overrides())?;
+        s.file = Some(path.to_path_buf());
+        Ok(s)
     }
 
     /// Validates config text. `file` names it in errors; `env` are `SOCWALL_...` overrides.
@@ -338,6 +365,8 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("server.allowed_origins")
                     .with_list_parse_key("aggregate.internal_networks")
+                    .with_list_parse_key("networks.internal")
+                    .with_list_parse_key("dns.approved_resolvers")
                     .with_list_parse_key("parse.iptables.deny")
                     .with_list_parse_key("parse.iptables.allow")
                     .try_parsing(true)
@@ -440,6 +469,7 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         d.aggregate.top_n,
         (1, 100),
     )?;
+    let alias = raw.aggregate.internal_networks.clone();
     if let Some(nets) = raw.aggregate.internal_networks {
         for n in &nets {
             if !valid_cidr(n) {
@@ -458,6 +488,18 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         d.aggregate.learning,
         (0, 7 * 86_400_000),
     )?;
+
+    s.site = site::validate(
+        loc,
+        raw.networks,
+        raw.dns,
+        raw.watchlist,
+        alias.as_deref(),
+        &d.aggregate.internal_networks,
+    )?;
+    // One list of internal networks: the aggregator's first-seen panel uses the canonical one.
+    s.aggregate.internal_networks = s.site.internal.iter().map(Cidr::to_string).collect();
+    s.detect = site::detect(loc, raw.detect)?;
 
     if let Some(dir) = raw.dashboards.dir {
         s.dashboards.dir = Some(PathBuf::from(dir));

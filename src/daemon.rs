@@ -6,24 +6,27 @@
 //! grows without bound.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::aggregate::{
-    AggregateSettings, Aggregator, Cidr, EventBatch, SourceSettings as AggSource, Step,
+    AggregateSettings, Aggregator, EventBatch, SourceSettings as AggSource, Step,
 };
 use crate::config::{Input, Settings};
 use crate::dashboard::Dashboards;
+use crate::detect::Context;
 use crate::hub::{self, Frame, HubStats, Published};
 use crate::listen::{ListenStats, netflow, syslog};
 use crate::parse::stage;
 use crate::shutdown;
 use crate::tail::{LineBatch, SourceSpec, TailOptions, TailStats, Tailer};
 use crate::time::now_micros;
-use crate::web::{self, SeriesRequest, WebState};
+use crate::web::{self, AnomaliesRequest, SeriesRequest, WebState};
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,8 @@ pub enum RunError {
 /// Batches in flight between stages. Small: each batch holds up to ~64 KiB of lines.
 const LINE_BATCHES: usize = 16;
 const EVENT_BATCHES: usize = 16;
+/// How often the config file and the watchlist files are checked for changes (hot reload).
+pub const RELOAD_POLL: Duration = Duration::from_secs(1);
 
 /// Runs the daemon on an already-bound listener until `shutdown` resolves (mini-redis style:
 /// tests bind 127.0.0.1:0 and pass a oneshot).
@@ -146,17 +151,14 @@ pub async fn run(
     let parse_task = tokio::spawn(stage::run(lines_rx, events_tx, formats, verdicts));
 
     // aggregate → hub → web
-    let internal: Vec<Cidr> = settings
-        .aggregate
-        .internal_networks
-        .iter()
-        .filter_map(|c| c.parse::<Cidr>().ok())
-        .collect();
+    for w in &settings.site.warnings {
+        tracing::warn!("{w}");
+    }
     let agg_settings = AggregateSettings {
         top_n: settings.aggregate.top_n,
-        context: crate::detect::Context::new(&internal, &[]),
-        detect: crate::detect::DetectSettings::default(),
-        internal_networks: internal,
+        context: settings.site.context(),
+        detect: settings.detect.clone(),
+        internal_networks: settings.site.internal.clone(),
         learning: settings.aggregate.learning,
         sources: settings
             .sources
@@ -171,12 +173,25 @@ pub async fn run(
     let (publish_tx, publish_rx) = mpsc::channel(2);
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
+    let (anomalies_tx, anomalies_rx) = mpsc::channel::<AnomaliesRequest>(16);
+    let (context_tx, context_rx) = mpsc::channel::<Context>(2);
     let stats = Arc::new(HubStats::default());
+    let reload_task = settings.file.clone().map(|path| {
+        tokio::spawn(reload_loop(
+            path,
+            settings.site.watched_files(),
+            context_tx,
+            stats.clone(),
+            stop.clone(),
+        ))
+    });
     let n_sources = settings.sources.len();
     let agg_task = tokio::spawn(aggregate_loop(
         Aggregator::new(agg_settings, now_micros()),
         events_rx,
         series_rx,
+        anomalies_rx,
+        context_rx,
         publish_tx,
         tail_stats,
         listen_stats.clone(),
@@ -204,6 +219,7 @@ pub async fn run(
         server: settings.server.clone(),
         shutdown: stop.clone(),
         series: series_tx,
+        anomalies: anomalies_tx,
         started,
         listen: listen_stats.clone(),
         wall: settings.wall.json(),
@@ -219,6 +235,9 @@ pub async fn run(
         let _ = l.await;
     }
     let _ = parse_task.await;
+    if let Some(t) = reload_task {
+        let _ = t.await;
+    }
     let _ = agg_task.await;
     let _ = hub_task.await;
     let _ = dash_task.await;
@@ -301,6 +320,8 @@ async fn aggregate_loop(
     mut agg: Aggregator,
     mut events: mpsc::Receiver<EventBatch>,
     mut series: mpsc::Receiver<SeriesRequest>,
+    mut anomalies: mpsc::Receiver<AnomaliesRequest>,
+    mut contexts: mpsc::Receiver<Context>,
     publish: mpsc::Sender<
         Published<
             crate::aggregate::Snapshot,
@@ -320,6 +341,7 @@ async fn aggregate_loop(
     let mut last_snapshot = Instant::now() - Duration::from_secs(10);
     let mut inputs_open = true;
     let mut snapshot_owed = false;
+    let mut contexts_open = true;
     loop {
         tokio::select! {
             // Biased towards draining input: publishing stale state while batches wait helps nobody,
@@ -341,6 +363,8 @@ async fn aggregate_loop(
                     agg.set_tail_info(id as u16, t.files_open + listen.connections(id as u16), t.lag_bytes);
                 }
                 seq += 1;
+                // Detectors evaluate every second even when nothing arrives (silence, decay).
+                agg.detect_tick(now);
                 let dirty = agg.dirty(now);
                 tracing::trace!(seq, dirty, "tick");
                 // The full state at most once a second (it merges an hour of top-N slots), but
@@ -356,7 +380,13 @@ async fn aggregate_loop(
                 // An update follows every snapshot too: it carries the top-N the snapshot just
                 // recomputed to the connected walls, which only ever receive updates.
                 let update = (dirty || snapshot.is_some()).then(|| agg.update(now));
-                let p = Published { seq, snapshot, update, heartbeat: agg.heartbeat(now) };
+                let p = Published {
+                    seq,
+                    snapshot,
+                    update,
+                    heartbeat: agg.heartbeat(now),
+                    anomalies: agg.take_anomaly_changes(),
+                };
                 if publish.send(p).await.is_err() {
                     break;
                 }
@@ -370,6 +400,94 @@ async fn aggregate_loop(
                 let json: Arc<str> = serde_json::to_string(&s).unwrap_or_default().into();
                 let _ = req.reply.send(json);
             },
+            req = anomalies.recv() => if let Some(req) = req {
+                let now = now_micros();
+                let list = agg.anomalies(now, req.limit);
+                let body = serde_json::json!({
+                    "server_time": crate::time::format_rfc3339_millis(now).to_string(),
+                    "open": agg.open_anomalies(),
+                    "anomalies": list,
+                });
+                let _ = req.reply.send(body.to_string().into());
+            },
+            // Guarded: without a config file there is no reload task and the channel is closed.
+            ctx = contexts.recv(), if contexts_open => match ctx {
+                Some(ctx) => agg.set_context(ctx),
+                None => contexts_open = false,
+            },
+        }
+    }
+}
+
+/// `(modified, length)` of a file, `None` when it cannot be read.
+fn file_sig(p: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Hot reload: polls the config file and the watchlist files every [`RELOAD_POLL`]; on a change
+/// re-reads and validates the whole file (off the aggregator's task) and sends the new networks,
+/// zones, resolvers and watchlists to the aggregator. A bad reload keeps the last good context and
+/// logs the error with `file:line`. Other settings need a restart.
+async fn reload_loop(
+    path: PathBuf,
+    watchlists: Vec<PathBuf>,
+    tx: mpsc::Sender<Context>,
+    stats: Arc<HubStats>,
+    mut stop: shutdown::Shutdown,
+) {
+    let sigs = |files: &[PathBuf]| files.iter().map(|f| file_sig(f)).collect::<Vec<_>>();
+    let mut files: Vec<PathBuf> = std::iter::once(path.clone()).chain(watchlists).collect();
+    let mut last = sigs(&files);
+    let mut ticker = tokio::time::interval(RELOAD_POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait() => break,
+        }
+        let seen = sigs(&files);
+        if seen == last {
+            continue;
+        }
+        // Signatures taken before reading: a write during the load is seen at the next poll.
+        last = seen;
+        let p = path.clone();
+        let loaded = match tokio::task::spawn_blocking(move || Settings::load(&p)).await {
+            Ok(r) => r,
+            Err(_) => break,
+        };
+        match loaded {
+            Ok(s) => {
+                for w in &s.site.warnings {
+                    tracing::warn!("{w}");
+                }
+                let new_files: Vec<PathBuf> = std::iter::once(path.clone())
+                    .chain(s.site.watched_files())
+                    .collect();
+                if new_files != files {
+                    last = sigs(&new_files);
+                    files = new_files;
+                }
+                tracing::info!(
+                    file = %path.display(),
+                    internal = s.site.internal.len(),
+                    zones = s.site.zones.len(),
+                    approved_resolvers = s.site.approved_resolvers.len(),
+                    watchlists = s.site.watchlists.len(),
+                    "reloaded networks, zones, resolvers and watchlists (other settings need a restart)"
+                );
+                if tx.send(s.site.context()).await.is_err() {
+                    break;
+                }
+                stats.config_reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(
+                    "config reload failed, keeping the last good networks, zones, resolvers and watchlists: {e}"
+                );
+                stats.config_reload_errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

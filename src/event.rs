@@ -135,6 +135,75 @@ impl Direction {
     }
 }
 
+/// TCP flags as the log reports them: the low six bits use the TCP header's own layout (FIN 0x01,
+/// SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20); `0` means unknown (not TCP, or the format
+/// or line does not say). One byte, so [`Record`] stays compact.
+///
+/// Two kinds of record carry flags, told apart by [`TcpFlags::CONN`]:
+/// - a **packet** log line (pf, iptables, filterlog, Suricata `drop`): the flags of that packet;
+/// - a **connection** record (Zeek conn, Suricata `flow`/`netflow`), marked `CONN`: what the
+///   connection showed as a whole — SYN if the originator opened with a SYN, ACK only if the
+///   handshake was answered (a SYN-ACK or ACKs seen), RST/FIN/PSH/URG if either side sent them.
+///   So `SYN` without `ACK` on a `CONN` record is a failed attempt (Zeek `S0`, `REJ`), while on a
+///   packet it is just an opening whose outcome the line does not tell.
+///
+/// The detectors use this for SYN floods and failed probes (docs/detections.md); `socwall
+/// parse` does not print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    /// Not a TCP flag: the record summarises a whole connection (see the type's docs).
+    pub const CONN: TcpFlags = TcpFlags(0x80);
+    /// The six real flags.
+    pub const MASK: u8 = 0x3f;
+
+    /// True if every flag of `f` is set.
+    #[inline]
+    pub fn has(self, f: TcpFlags) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    /// True if the log said anything about the flags.
+    #[inline]
+    pub fn is_known(self) -> bool {
+        self.0 & Self::MASK != 0
+    }
+
+    /// A connection record (flags are the connection's, not one packet's).
+    #[inline]
+    pub fn is_conn(self) -> bool {
+        self.has(Self::CONN)
+    }
+
+    /// SYN set and ACK clear: an opening (a packet) or a failed attempt (a connection record).
+    #[inline]
+    pub fn syn_without_ack(self) -> bool {
+        self.0 & (Self::SYN.0 | Self::ACK.0) == Self::SYN.0
+    }
+}
+
+impl std::ops::BitOr for TcpFlags {
+    type Output = TcpFlags;
+    #[inline]
+    fn bitor(self, o: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | o.0)
+    }
+}
+
+impl std::ops::BitOrAssign for TcpFlags {
+    #[inline]
+    fn bitor_assign(&mut self, o: TcpFlags) {
+        self.0 |= o.0;
+    }
+}
+
 /// One traffic event as a parser sees it: borrowed strings, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Event<'a> {
@@ -156,6 +225,8 @@ pub struct Event<'a> {
     pub signature: Option<&'a str>,
     /// The alert's severity as the source states it, on its own scale (Suricata: 1 high – 3 low).
     pub severity: Option<u8>,
+    /// TCP flags when the line shows them ([`TcpFlags`]; default: unknown).
+    pub tcp_flags: TcpFlags,
 }
 
 /// Compact owned event for the aggregator (no strings: what the windows and detectors count).
@@ -174,6 +245,8 @@ pub struct Record {
     pub packets: u64,
     /// The line carried a DNS query (decoded or truncated).
     pub dns_query: bool,
+    /// TCP flags ([`TcpFlags`]; 0 = unknown).
+    pub tcp_flags: TcpFlags,
 }
 
 impl Event<'_> {
@@ -192,6 +265,7 @@ impl Event<'_> {
             bytes: self.bytes.unwrap_or(0),
             packets: self.packets.unwrap_or(1),
             dns_query: self.dns_qtype.is_some() || self.dns_qname.is_some(),
+            tcp_flags: self.tcp_flags,
         }
     }
 }
@@ -228,5 +302,20 @@ mod tests {
         }
         assert!(Proto::TCP.has_ports() && Proto::SCTP.has_ports());
         assert!(!Proto::GRE.has_ports() && !Proto::ICMP.has_ports() && !Proto(0).has_ports());
+    }
+
+    #[test]
+    fn tcp_flags_and_compact_record() {
+        let f = TcpFlags::SYN | TcpFlags::CONN;
+        assert!(f.is_known() && f.is_conn() && f.syn_without_ack());
+        assert!(!(f | TcpFlags::ACK).syn_without_ack());
+        assert!(!TcpFlags::CONN.is_known());
+        assert!(!TcpFlags::default().is_known());
+        // The flags byte fits in the record's padding: it must not grow the channel payload.
+        assert!(
+            std::mem::size_of::<Record>() <= 80,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
     }
 }

@@ -3,7 +3,13 @@
 //! Fan-out is a `watch` channel holding the newest [`Frame`]: a slow client never blocks the
 //! aggregator or other clients, it simply skips to the newest frame (newest state wins), and a
 //! client that skipped too much is sent a full snapshot instead of an update.
+//!
+//! Anomaly changes (`{"type":"anomaly",...}`) must not be skipped silently: each frame carries a
+//! short log of the recent ones ([`AnomalyLog`]), so a client that skipped a few frames sends the
+//! changes it missed, in order, before the update; one that skipped more gets the snapshot (which
+//! holds the full `anomalies` list) and the changes after it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -23,6 +29,46 @@ pub struct Published<S, U, H> {
     /// Present when something changed since the previous tick.
     pub update: Option<U>,
     pub heartbeat: H,
+    /// Anomalies opened, changed or closed this tick, oldest first.
+    pub anomalies: Vec<crate::detect::AnomalyChange>,
+}
+
+/// Frames whose anomaly messages stay in the log (a client further behind gets a snapshot).
+pub const ANOMALY_LOG_FRAMES: u64 = 32;
+/// Most anomaly messages kept in the log.
+pub const ANOMALY_LOG_MAX: usize = 1024;
+
+/// Recent `anomaly` messages by the seq of the frame that carried them.
+#[derive(Debug, Default, Clone)]
+pub struct AnomalyLog {
+    /// Every message of a frame with seq > `complete_after` is in `entries`.
+    pub complete_after: u64,
+    pub entries: VecDeque<(u64, Arc<str>)>,
+}
+
+impl AnomalyLog {
+    /// Messages of frames `after < seq <= upto`, in order.
+    pub fn between(&self, after: u64, upto: u64) -> impl Iterator<Item = &Arc<str>> {
+        self.entries
+            .iter()
+            .filter(move |(s, _)| *s > after && *s <= upto)
+            .map(|(_, m)| m)
+    }
+
+    /// The log with this frame's messages appended and old ones trimmed.
+    fn next(&self, seq: u64, msgs: Vec<Arc<str>>) -> AnomalyLog {
+        let mut log = self.clone();
+        log.entries.extend(msgs.into_iter().map(|m| (seq, m)));
+        while let Some(&(s, _)) = log.entries.front() {
+            if log.entries.len() > ANOMALY_LOG_MAX || s + ANOMALY_LOG_FRAMES < seq {
+                log.complete_after = log.complete_after.max(s);
+                log.entries.pop_front();
+            } else {
+                break;
+            }
+        }
+        log
+    }
 }
 
 /// One tick's messages, serialised once and shared by every client.
@@ -37,6 +83,8 @@ pub struct Frame {
     pub update: Option<Arc<str>>,
     /// `{"type":"heartbeat",...}`.
     pub heartbeat: Arc<str>,
+    /// `{"type":"anomaly",...}` messages of this and recent frames.
+    pub anomaly_log: Arc<AnomalyLog>,
 }
 
 /// Counters the web side reports in `/metrics`.
@@ -49,6 +97,9 @@ pub struct HubStats {
     pub frames: AtomicU64,
     pub last_publish_ns: AtomicU64,
     pub publish_ns_total: AtomicU64,
+    /// Hot reloads of the config / watchlist files applied, and failed (last good kept).
+    pub config_reloads: AtomicU64,
+    pub config_reload_errors: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -105,6 +156,12 @@ pub async fn run<S, U, H>(
             Some(s) => (tagged("snapshot", s), p.seq),
             None => (prev.snapshot.clone(), prev.snapshot_seq),
         };
+        let anomaly_log = if p.anomalies.is_empty() {
+            prev.anomaly_log.clone()
+        } else {
+            let msgs = p.anomalies.iter().map(|c| tagged("anomaly", c)).collect();
+            Arc::new(prev.anomaly_log.next(p.seq, msgs))
+        };
         let frame = Frame {
             seq: p.seq,
             snapshot,
@@ -120,6 +177,7 @@ pub async fn run<S, U, H>(
                     },
                 },
             ),
+            anomaly_log,
         };
         let ns = started.elapsed().as_nanos() as u64;
         stats.last_publish_ns.store(ns, Ordering::Relaxed);
@@ -150,6 +208,7 @@ mod tests {
             snapshot: Some(Body { seq: 1 }),
             update: None,
             heartbeat: Body { seq: 1 },
+            anomalies: Vec::new(),
         })
         .await
         .unwrap();
@@ -162,6 +221,7 @@ mod tests {
             snapshot: None,
             update: Some(Body { seq: 2 }),
             heartbeat: Body { seq: 2 },
+            anomalies: Vec::new(),
         })
         .await
         .unwrap();
@@ -178,5 +238,21 @@ mod tests {
         drop(ptx);
         task.await.unwrap();
         assert_eq!(stats.frames.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn anomaly_log_keeps_recent_frames_in_order() {
+        let m = |s: &str| -> Arc<str> { s.into() };
+        let log = AnomalyLog::default()
+            .next(3, vec![m("a"), m("b")])
+            .next(5, vec![m("c")]);
+        let got: Vec<&str> = log.between(2, 5).map(|s| &**s).collect();
+        assert_eq!(got, vec!["a", "b", "c"]);
+        let got: Vec<&str> = log.between(3, 5).map(|s| &**s).collect();
+        assert_eq!(got, vec!["c"]);
+        assert_eq!(log.complete_after, 0);
+        let later = log.next(3 + ANOMALY_LOG_FRAMES + 1, vec![m("d")]);
+        assert_eq!(later.complete_after, 3, "frame 3's messages aged out");
+        assert_eq!(later.entries.len(), 2);
     }
 }

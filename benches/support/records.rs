@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use socwall::aggregate::{AggregateSettings, EventBatch, SourceSettings};
-use socwall::event::{Action, Proto, Record};
+use socwall::event::{Action, Proto, Record, TcpFlags};
 
 pub const BATCH: usize = 1024;
 pub const T0: i64 = 1_764_000_000_000_000;
@@ -49,18 +49,25 @@ pub fn spray(rng: &mut Rng) -> Record {
 }
 
 pub fn record(src: u32, dst: u32, port: u16, deny: bool, r: u64) -> Record {
+    let tcp = r % 7 != 0;
     Record {
         ts: Some(T0),
         src_ip: Some(IpAddr::V4(Ipv4Addr::from(src))),
         dst_ip: Some(IpAddr::V4(Ipv4Addr::from(dst))),
         src_port: Some(40_000),
         dst_port: Some(port),
-        proto: Some(if r % 7 == 0 { Proto::UDP } else { Proto::TCP }),
+        proto: Some(if tcp { Proto::TCP } else { Proto::UDP }),
         action: Some(if deny { Action::Deny } else { Action::Allow }),
         direction: None,
         bytes: 60 + (r >> 50),
         packets: 1,
         dns_query: false,
+        // Per-packet firewall lines of connection openings, as `socwall bench` generates.
+        tcp_flags: if tcp {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::default()
+        },
     }
 }
 

@@ -17,7 +17,7 @@ mod cidr;
 mod feeds;
 mod firstseen;
 mod hll;
-mod keyhash;
+pub(crate) mod keyhash;
 mod rare;
 mod snapshot;
 mod spacesaving;
@@ -313,14 +313,19 @@ impl Aggregator {
         }
     }
 
-    /// Replaces the detectors' context (hot reload of networks, resolvers, watchlists).
+    /// Replaces the detectors' context (hot reload of networks, zones, resolvers, watchlists).
+    /// The first-seen panel follows the new internal networks too.
     pub fn set_context(&mut self, ctx: Context) {
+        self.nets = ctx.internal_masks();
         self.detect.set_context(ctx);
     }
 
     /// Runs the detectors' once-per-second evaluation (a no-op within the same second) and
-    /// collects the anomaly changes for the next update.
-    fn detect_tick(&mut self, now: Micros) {
+    /// collects the anomaly changes for the next update. `snapshot` and `update` call it; the
+    /// daemon also calls it every tick, so silence is noticed and anomalies decay and close
+    /// while no record arrives (which makes the aggregator dirty when anything changed).
+    pub fn detect_tick(&mut self, now: Micros) {
+        let now = self.tick(now);
         let views: Vec<FeedView<'_>> = self
             .feeds
             .iter()
@@ -336,14 +341,18 @@ impl Aggregator {
         if !changes.is_empty() {
             self.anomalies_dirty = true;
             let room = CHANGES_MAX.saturating_sub(self.anomaly_changes.len());
-            self.anomaly_changes
-                .extend(changes.iter().take(room).cloned());
+            self.anomaly_changes.extend(changes.into_iter().take(room));
         }
     }
 
     /// Current anomalies, highest severity first, at most `limit` (for `/api/v1/anomalies`).
     pub fn anomalies(&self, now: Micros, limit: usize) -> Vec<AnomalyOut> {
         self.detect.anomalies(now.max(self.clock), limit)
+    }
+
+    /// Number of open anomalies.
+    pub fn open_anomalies(&self) -> usize {
+        self.detect.open()
     }
 
     /// Anomaly changes (open / update / close) since the last call, oldest first.

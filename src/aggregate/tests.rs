@@ -26,6 +26,7 @@ fn rec(
     bytes: u64,
 ) -> Record {
     Record {
+        tcp_flags: Default::default(),
         ts: Some(T0 - 3 * HOUR),
         src_ip: src,
         dst_ip: dst,

@@ -2,9 +2,11 @@
 //! approved DNS resolvers, and watchlisted addresses. Built once per (re)load, then read-only.
 //!
 //! Lookups are on the hot path (twice per record): networks are a short list of masks tested
-//! longest-prefix-first; watchlists are exact addresses in a hash set plus a short CIDR list.
+//! longest-prefix-first; a watchlist is one hash set per distinct prefix length.
 
 use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
 use std::net::IpAddr;
 
 use crate::aggregate::{Cidr, ip_key};
@@ -32,26 +34,112 @@ impl Zone {
     }
 }
 
-/// One named list of addresses (a watchlist file or an inline list).
+/// One named list of addresses (a watchlist file). A lookup tests one prefix length after the
+/// other (a threat feed mixing /32s, /24s and /16s: three tests), however many entries it has.
+/// Each test first reads one 64-bit word of a blocked Bloom filter (16–32 bits per entry, so it
+/// mostly stays in cache; well under 1 % false positives) and probes the exact hash set only on a match —
+/// nearly every record on the hot path is not listed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AddressList {
     pub name: String,
-    pub exact: HashSet<u128>,
-    /// `(network, mask)` in key space.
-    pub nets: Vec<(u128, u128)>,
+    /// Per prefix length: `(mask, networks)` in key space, longest mask first.
+    by_mask: Vec<(u128, HashSet<u128, RandomState>)>,
+    entries: usize,
+    /// Blocked Bloom filter over `(network, mask)`; a power-of-two number of words.
+    bloom: Vec<u64>,
+}
+
+/// Bloom hash of a masked key and its mask (fixed multiply-fold: a crafted collision only costs
+/// the exact probe it would have cost without the filter).
+#[inline]
+fn bloom_hash(net: u128, mask: u128) -> u64 {
+    let x = (net as u64) ^ ((net >> 64) as u64).rotate_left(29) ^ u64::from(mask.leading_ones());
+    let h = (u128::from(x) * 0x9e37_79b9_7f4a_7c15) as u64;
+    h ^ (h >> 29)
+}
+
+/// The word index and the two bits of a Bloom hash.
+#[inline]
+fn bloom_probe(h: u64, words: usize) -> (usize, u64) {
+    let bits = (1u64 << ((h >> 52) & 63)) | (1u64 << ((h >> 58) & 63));
+    ((h as usize) & (words - 1), bits)
 }
 
 impl AddressList {
-    pub fn contains(&self, k: u128) -> bool {
-        self.exact.contains(&k) || self.nets.iter().any(|&(n, m)| k & m == n)
+    pub fn new(name: impl Into<String>) -> Self {
+        AddressList {
+            name: name.into(),
+            by_mask: Vec::new(),
+            entries: 0,
+            bloom: Vec::new(),
+        }
     }
 
+    /// Adds an address or prefix (a duplicate is ignored).
+    pub fn add(&mut self, c: Cidr) {
+        let (net, mask) = c.key_mask();
+        let i = match self.by_mask.iter().position(|(m, _)| *m == mask) {
+            Some(i) => i,
+            None => {
+                self.by_mask.push((mask, HashSet::default()));
+                self.by_mask
+                    .sort_by_key(|(m, _)| std::cmp::Reverse(m.leading_ones()));
+                self.by_mask
+                    .iter()
+                    .position(|(m, _)| *m == mask)
+                    .expect("just added")
+            }
+        };
+        if self.by_mask[i].1.insert(net) {
+            self.entries += 1;
+            let words = (self.entries / 4).next_power_of_two();
+            if words > self.bloom.len() {
+                self.rebuild_bloom(words);
+            } else {
+                let (w, bits) = bloom_probe(bloom_hash(net, mask), self.bloom.len());
+                self.bloom[w] |= bits;
+            }
+        }
+    }
+
+    fn rebuild_bloom(&mut self, words: usize) {
+        self.bloom = vec![0; words.max(1)];
+        let n = self.bloom.len();
+        for (mask, set) in &self.by_mask {
+            for &net in set {
+                let (w, bits) = bloom_probe(bloom_hash(net, *mask), n);
+                self.bloom[w] |= bits;
+            }
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, k: u128) -> bool {
+        let n = self.bloom.len();
+        self.by_mask.iter().any(|(m, set)| {
+            let net = k & m;
+            let (w, bits) = bloom_probe(bloom_hash(net, *m), n);
+            self.bloom[w] & bits == bits && set.contains(&net)
+        })
+    }
+
+    /// Addresses and prefixes listed.
     pub fn len(&self) -> usize {
-        self.exact.len() + self.nets.len()
+        self.entries
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries == 0
+    }
+
+    /// Approximate heap bytes.
+    pub fn memory(&self) -> usize {
+        self.bloom.len() * 8
+            + self
+                .by_mask
+                .iter()
+                .map(|(_, s)| s.capacity() * 17 + 64)
+                .sum::<usize>()
     }
 }
 
@@ -117,6 +205,11 @@ impl Context {
         self.zone_of(ip_key(ip))
     }
 
+    /// Every internal prefix (zones included) as `(network, mask)` in key space.
+    pub fn internal_masks(&self) -> Vec<(u128, u128)> {
+        self.nets.iter().map(|&(n, m, _)| (n, m)).collect()
+    }
+
     pub fn zone_names(&self) -> &[String] {
         &self.zone_names
     }
@@ -163,6 +256,33 @@ mod tests {
 
     fn c(s: &str) -> Cidr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn address_lists_match_exactly_by_prefix() {
+        let mut l = AddressList::new("ti");
+        assert!(!l.contains(ip_key("203.0.113.66".parse().unwrap())));
+        for i in 0..10_000u32 {
+            l.add(Cidr {
+                addr: std::net::Ipv4Addr::from(0xc000_0000 | (i * 7)).into(),
+                prefix: 32,
+            });
+        }
+        l.add(c("198.18.0.0/15"));
+        l.add(c("2001:db8::/32"));
+        l.add(c("198.18.0.0/15"));
+        assert_eq!(l.len(), 10_002);
+        for i in 0..10_000u32 {
+            let listed = std::net::Ipv4Addr::from(0xc000_0000 | (i * 7));
+            assert!(l.contains(ip_key(listed.into())), "{listed}");
+            let not = std::net::Ipv4Addr::from(0xc000_0000 | (i * 7 + 3));
+            assert!(!l.contains(ip_key(not.into())), "{not}");
+        }
+        assert!(l.contains(ip_key("198.19.255.1".parse().unwrap())));
+        assert!(!l.contains(ip_key("198.20.0.1".parse().unwrap())));
+        assert!(l.contains(ip_key("2001:db8::99".parse().unwrap())));
+        assert!(!l.contains(ip_key("2001:db9::1".parse().unwrap())));
+        assert!(l.memory() < 10_002 * 40, "{}", l.memory());
     }
 
     #[test]

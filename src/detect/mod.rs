@@ -16,9 +16,15 @@
 //! zones, approved resolvers, watchlists).
 
 pub mod anomaly;
+pub mod config;
 pub mod context;
 
+// Shared by the traffic detectors: capped tables, baselines, samples, formatting.
+mod assoc;
+mod common;
+
 mod beaconing;
+mod bounded;
 mod deny_burst;
 mod dns;
 mod feeds;
@@ -36,7 +42,13 @@ use serde::Serialize;
 use crate::event::{Micros, Record};
 
 pub use anomaly::{AnomalyChange, AnomalyOut, ChangeKind, Table, TableSettings};
-pub use context::{Context, Zone};
+pub use config::SettingError;
+pub use context::{AddressList, Context, Zone};
+
+/// Documented upper bound of the heap held by the context detectors (first_seen, dns, watchlist,
+/// feeds) at their caps, whatever the traffic (docs/detections-context.md).
+pub const CONTEXT_MEMORY_CAP: usize =
+    first_seen::MEMORY_CAP + dns::MEMORY_CAP + watchlist::MEMORY_CAP + feeds::MEMORY_CAP;
 
 /// Every detector kind, as named in config, the API and the docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -111,7 +123,18 @@ pub struct Finding {
     pub entity: String,
     /// Zone name of the entity when the context knows it ("servers", "internal", "external").
     pub zone: Option<String>,
-    /// 0–100 on the one scale of docs/detections.md.
+    /// 0–100 on the one scale of docs/detections.md, shared by every kind:
+    /// - 0–24 informational: recorded, not worth a look on its own;
+    /// - 25–49 notable: look when time allows (Internet scanners at the perimeter, a first
+    ///   occurrence that is probably benign);
+    /// - 50–74 investigate: unusual behaviour of an internal host or service that needs a human
+    ///   to explain it (a burst of denies, a beacon, unusual outbound volume);
+    /// - 75–89 act now: likely compromise or an attack with impact in progress (an internal
+    ///   host scanning its neighbours widely, a SYN flood, gigabytes leaving);
+    /// - 90–100 critical: severe and confirmed by several signals at once.
+    ///
+    /// A detector sets the band from what the behaviour means and moves within it by how far past
+    /// its threshold the behaviour is (`common::severity`, a log scale).
     pub severity: u8,
     /// One plain sentence with the numbers in it.
     pub summary: String,
@@ -385,16 +408,16 @@ impl Engine {
         }
     }
 
-    /// Once per second of `now` (calls within the same second are no-ops): evaluates every
-    /// detector, merges their findings, decays and expires anomalies. Returns the changes since
-    /// the previous tick (opened, severity changed, closed), for the WebSocket `anomaly` messages.
-    pub fn tick(&mut self, now: Micros, view: &TickView<'_>) -> &[AnomalyChange] {
+    /// Once per second of `now` (calls within the same second only hand over changes):
+    /// evaluates every detector, merges their findings, decays and expires anomalies. Returns the
+    /// changes since the previous call (opened, severity changed, closed) — including those of
+    /// findings merged by `observe` in between — for the WebSocket `anomaly` messages.
+    pub fn tick(&mut self, now: Micros, view: &TickView<'_>) -> Vec<AnomalyChange> {
         self.clock = self.clock.max(now);
         let now = self.clock;
         let sec = now.div_euclid(1_000_000);
-        self.changes.clear();
         if self.last_tick_sec == Some(sec) {
-            return &self.changes;
+            return std::mem::take(&mut self.changes);
         }
         self.last_tick_sec = Some(sec);
         let ctx = &self.ctx;
@@ -402,7 +425,7 @@ impl Engine {
         each_enabled!(self, d => d.tick(now, view, ctx, sink));
         self.merge_sink();
         self.table.tick(now, &mut self.changes);
-        &self.changes
+        std::mem::take(&mut self.changes)
     }
 
     fn merge_sink(&mut self) {
@@ -442,4 +465,8 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;

@@ -85,3 +85,83 @@ fn engine_ticks_once_per_second_and_disabled_kinds_are_off() {
     assert!(e.tick(T0, &view).is_empty());
     assert_eq!(e.open(), 0);
 }
+
+#[test]
+fn changes_of_findings_merged_by_observe_reach_the_next_tick() {
+    let mut ctx = Context::with_default_networks();
+    let mut l = AddressList::new("ti");
+    l.add("203.0.113.66".parse().unwrap());
+    ctx.watchlists.push(l);
+    let mut e = Engine::new(DetectSettings::default(), ctx, T0);
+    let view = TickView::default();
+    assert!(e.tick(T0, &view).is_empty());
+    let r = super::tests_support::rec(
+        "10.1.4.22",
+        50000,
+        "203.0.113.66",
+        443,
+        crate::event::Action::Allow,
+    );
+    e.observe(0, &r, T0 + S / 2);
+    // Same second as the last evaluation: the change is still handed over, once.
+    let ch = e.tick(T0 + S / 2, &view);
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].change, ChangeKind::Open);
+    assert_eq!(ch[0].anomaly.id, "watchlist_hit-1");
+    assert!(e.tick(T0 + S, &view).is_empty());
+    assert_eq!(e.anomalies(T0 + S, 10)[0].entity, "203.0.113.66");
+    assert!(e.memory_estimate() <= CONTEXT_MEMORY_CAP + (1 << 20));
+}
+
+#[test]
+fn aggregator_applies_a_new_context_and_hands_over_anomaly_changes() {
+    use crate::aggregate::{AggregateSettings, Aggregator, EventBatch};
+    let mut a = Aggregator::new(AggregateSettings::default(), T0);
+    let r = super::tests_support::udp(
+        "195.141.69.45",
+        1030,
+        "61.215.160.253",
+        53,
+        crate::event::Action::Allow,
+    );
+    let batch = EventBatch {
+        source: 0,
+        lines: 1,
+        records: vec![r],
+        ..EventBatch::default()
+    };
+    a.ingest(&batch, T0 + S);
+    let hosts = |a: &mut Aggregator, now| -> Vec<String> {
+        a.snapshot(now)
+            .first_seen
+            .host
+            .iter()
+            .map(|e| e.key.clone())
+            .collect()
+    };
+    assert!(hosts(&mut a, T0 + S).is_empty(), "not internal by default");
+    // Hot reload: the log owner's /24 becomes internal, 61.215.160.253 is watchlisted.
+    let mut ctx = Context::new(&["195.141.69.0/24".parse().unwrap()], &[]);
+    let mut l = AddressList::new("threat-intel");
+    l.add("61.215.160.253".parse().unwrap());
+    ctx.watchlists.push(l);
+    a.set_context(ctx);
+    a.ingest(&batch, T0 + 2 * S);
+    assert_eq!(hosts(&mut a, T0 + 2 * S), vec!["195.141.69.45".to_string()]);
+    let up = a.update(T0 + 2 * S);
+    let listed = up.anomalies.expect("the list changed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].entity, "61.215.160.253");
+    let ch = a.take_anomaly_changes();
+    assert_eq!(ch.len(), 1);
+    assert_eq!(
+        (ch[0].change, ch[0].anomaly.kind),
+        (ChangeKind::Open, Kind::WatchlistHit)
+    );
+    assert!(a.take_anomaly_changes().is_empty());
+    // The JSON of a change is the anomaly's fields plus `change`.
+    let v = serde_json::to_value(&ch[0]).unwrap();
+    assert_eq!(v["change"], "open");
+    assert_eq!(v["id"], "watchlist_hit-1");
+    assert_eq!(v["zone"], "external");
+}

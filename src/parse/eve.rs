@@ -4,7 +4,7 @@
 //! One pass of the shared [`jscan`] scanner collects every key the event types need; the event
 //! type then decides which of them make the [`Event`]. See docs/formats/eve.md for the mapping.
 
-use crate::event::{Action, Event, Proto};
+use crate::event::{Action, Event, Proto, TcpFlags};
 use crate::parse::bytes::{ip, utf8};
 use crate::parse::jscan::{self, Kind, Val};
 use crate::parse::{Ctx, Outcome};
@@ -34,6 +34,13 @@ const DNS_RRNAME: usize = 19;
 const DNS_RRTYPE: usize = 20;
 const DNS_QUERIES: usize = 21;
 const DROP_LEN: usize = 22;
+const TCP_FLAGS: usize = 23;
+const TCP_FLAGS_TS: usize = 24;
+const TCP_FLAGS_TC: usize = 25;
+const DROP_SYN: usize = 26;
+const DROP_ACK: usize = 27;
+const DROP_RST: usize = 28;
+const DROP_FIN: usize = 29;
 
 const PATHS: &[&[u8]] = &[
     b"event_type",
@@ -59,6 +66,13 @@ const PATHS: &[&[u8]] = &[
     b"dns.rrtype",
     b"dns.queries",
     b"drop.len",
+    b"tcp.tcp_flags",
+    b"tcp.tcp_flags_ts",
+    b"tcp.tcp_flags_tc",
+    b"drop.syn",
+    b"drop.ack",
+    b"drop.rst",
+    b"drop.fin",
 ];
 
 /// The string value at `k`, unescaped into `buf` if it needs it (for values we only compare or
@@ -91,6 +105,57 @@ fn first_query(arr: Val<'_>) -> (Option<Val<'_>>, Option<Val<'_>>) {
     (out[0], out[1])
 }
 
+/// A `tcp_flags` value: one or two hex digits as a string (`"1b"`).
+fn hex_flags(v: Option<Val<'_>>) -> Option<u8> {
+    let raw = v?.str_raw()?;
+    if raw.is_empty() || raw.len() > 2 {
+        return None;
+    }
+    raw.iter().try_fold(0u8, |acc, &b| {
+        let d = (b as char).to_digit(16)? as u8;
+        Some(acc << 4 | d)
+    })
+}
+
+/// A flow's (or one direction's, for `netflow`) TCP flags as a connection record: with the
+/// per-direction fields, ACK means the handshake was answered (the server's SYN-ACK, or the
+/// client's ACKs) — a reset answer (`tcp_flags_tc` RST-ACK) is not; without them, the union.
+fn flow_flags(v: &[Option<Val<'_>>; PATHS.len()]) -> TcpFlags {
+    let mask = TcpFlags::MASK;
+    let f = match (hex_flags(v[TCP_FLAGS_TS]), hex_flags(v[TCP_FLAGS_TC])) {
+        (Some(ts), Some(tc)) => {
+            let answered = tc & 0x12 == 0x12 || ts & TcpFlags::ACK.0 != 0;
+            let mut f = (ts | tc) & mask & !TcpFlags::ACK.0;
+            if answered {
+                f |= TcpFlags::ACK.0;
+            }
+            f
+        }
+        _ => hex_flags(v[TCP_FLAGS]).unwrap_or(0) & mask,
+    };
+    if f == 0 {
+        TcpFlags::default()
+    } else {
+        TcpFlags(f) | TcpFlags::CONN
+    }
+}
+
+/// A `drop` event's packet flags (`"drop":{"syn":true,"ack":false,...}`).
+fn drop_flags(v: &[Option<Val<'_>>; PATHS.len()]) -> TcpFlags {
+    let mut f = TcpFlags::default();
+    for (k, flag) in [
+        (DROP_SYN, TcpFlags::SYN),
+        (DROP_ACK, TcpFlags::ACK),
+        (DROP_RST, TcpFlags::RST),
+        (DROP_FIN, TcpFlags::FIN),
+    ] {
+        if v[k].is_some_and(|x| x.kind == Kind::Bool && x.raw == b"true") {
+            f |= flag;
+        }
+    }
+    f
+}
+
 pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     let _ = ctx;
     let Some(start) = memchr::memchr(b'{', line) else {
@@ -116,10 +181,12 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         b"flow" => {
             ev.bytes = sum(v[FLOW_B_TS], v[FLOW_B_TC]);
             ev.packets = sum(v[FLOW_P_TS], v[FLOW_P_TC]);
+            ev.tcp_flags = flow_flags(&v);
         }
         b"netflow" => {
             ev.bytes = v[NF_BYTES].and_then(|x| x.uint());
             ev.packets = v[NF_PKTS].and_then(|x| x.uint());
+            ev.tcp_flags = flow_flags(&v);
         }
         b"alert" => {
             let mut b = [0u8; 64];
@@ -157,6 +224,7 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
             ev.action = Some(Action::Deny);
             ev.bytes = v[DROP_LEN].and_then(|x| x.uint());
             ev.packets = Some(1);
+            ev.tcp_flags = drop_flags(&v);
         }
         _ => return Outcome::Skipped("eve: event type is not traffic"),
     }
@@ -173,6 +241,9 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     ev.src_ip = Some(src);
     ev.dst_ip = Some(dst);
     ev.proto = v[PROTO].and_then(|p| Proto::from_name(p.text(&mut b3)?));
+    if ev.proto != Some(Proto::TCP) {
+        ev.tcp_flags = TcpFlags::default();
+    }
     if ev.proto.is_some_and(Proto::has_ports) {
         let port = |k: usize| {
             v[k].and_then(|x| x.uint())
@@ -222,8 +293,55 @@ mod tests {
                 dns_qname: None,
                 signature: None,
                 severity: None,
+                // Only the union `tcp_flags` here: FIN SYN PSH ACK.
+                tcp_flags: TcpFlags(0x1b) | TcpFlags::CONN,
             }
         );
+    }
+
+    #[test]
+    fn tcp_flags_of_flows_and_drops() {
+        let flow = |tcp: &str| {
+            format!(
+                r#"{{"event_type":"flow","src_ip":"192.0.2.1","src_port":5,"dest_ip":"192.0.2.2","dest_port":22,"proto":"TCP","flow":{{"pkts_toserver":1}},"tcp":{{{tcp}}}}}"#
+            )
+        };
+        let (syn, rst, conn) = (TcpFlags::SYN, TcpFlags::RST, TcpFlags::CONN);
+        for (tcp, want) in [
+            // Refused: the server's RST-ACK is not an answered handshake.
+            (
+                r#""tcp_flags":"16","tcp_flags_ts":"06","tcp_flags_tc":"14","syn":true"#,
+                syn | rst | conn,
+            ),
+            // No answer at all.
+            (
+                r#""tcp_flags":"02","tcp_flags_ts":"02","tcp_flags_tc":"00""#,
+                syn | conn,
+            ),
+            // Established and closed.
+            (
+                r#""tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"1b""#,
+                TcpFlags(0x1b) | conn,
+            ),
+            (r#""tcp_flags":"zz""#, TcpFlags::default()),
+            (r#""syn":true"#, TcpFlags::default()),
+        ] {
+            assert_eq!(ev(&flow(tcp)).tcp_flags, want, "{tcp}");
+        }
+        let e = ev(
+            r#"{"event_type":"drop","src_ip":"192.0.2.1","src_port":1,"dest_ip":"192.0.2.2","dest_port":2,"proto":"TCP","drop":{"len":60,"syn":true,"ack":false,"rst":false,"fin":false}}"#,
+        );
+        assert_eq!(e.tcp_flags, syn);
+        // UDP flows never carry TCP flags.
+        let e = ev(
+            r#"{"event_type":"flow","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"UDP","src_port":5,"dest_port":6,"tcp":{"tcp_flags":"02"}}"#,
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
+        // Alerts: the flow's flags so far are not the alert's; not kept.
+        let e = ev(
+            r#"{"event_type":"alert","src_ip":"192.0.2.1","dest_ip":"192.0.2.2","proto":"TCP","src_port":5,"dest_port":6,"alert":{"action":"allowed"},"tcp":{"tcp_flags":"02","tcp_flags_ts":"02","tcp_flags_tc":"00"}}"#,
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
     }
 
     #[test]
@@ -250,6 +368,7 @@ mod tests {
                 dns_qname: None,
                 signature: Some("GPL ATTACK_RESPONSE id check returned root"),
                 severity: Some(2),
+                tcp_flags: TcpFlags::default(),
             }
         );
         let e = ev(

@@ -4,9 +4,10 @@
 //! `rule, subrule, anchor, tracker, iface, reason, action, dir, ipver`, then for IPv4
 //! `tos, ecn, ttl, id, offset, flags, protonum, protoname, length, src, dst` and for IPv6
 //! `class, flowlabel, hoplimit, protoname, protonum, length, src, dst`; TCP and UDP continue with
-//! `srcport, dstport, datalen, ...`. Columns are read by index from a fixed array, no allocation.
+//! `srcport, dstport, datalen, ...`; TCP then has `tcpflags` (letters `SAFRPUEW`), `seq`, `ack`,
+//! `window`, `urg`, `options`. Columns are read by index from a fixed array, no allocation.
 
-use crate::event::{Action, Direction, Event, Proto};
+use crate::event::{Action, Direction, Event, Proto, TcpFlags};
 use crate::parse::bytes::{field, ip, port, uint};
 use crate::parse::{Ctx, Outcome, syslog};
 
@@ -64,6 +65,11 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     } else {
         (None, None)
     };
+    let tcp_flags = if proto == Some(Proto::TCP) {
+        flags(c(next + 3))
+    } else {
+        TcpFlags::default()
+    };
     Outcome::Event(Event {
         ts: h.ts,
         src_ip: Some(src_ip),
@@ -83,7 +89,29 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         dns_qname: None,
         signature: None,
         severity: None,
+        tcp_flags,
     })
+}
+
+/// The `tcpflags` column: `S`, `SA`, `PA`, `FA`, `R`... (`E`/`W` are ECN: not kept).
+fn flags(col: &[u8]) -> TcpFlags {
+    let mut f = TcpFlags::default();
+    // A real column is at most 8 letters; anything longer is not this column.
+    if col.len() > 8 {
+        return f;
+    }
+    for &b in col {
+        f |= match b {
+            b'S' => TcpFlags::SYN,
+            b'A' => TcpFlags::ACK,
+            b'F' => TcpFlags::FIN,
+            b'R' => TcpFlags::RST,
+            b'P' => TcpFlags::PSH,
+            b'U' => TcpFlags::URG,
+            _ => TcpFlags::default(),
+        };
+    }
+    f
 }
 
 #[cfg(test)]
@@ -121,6 +149,7 @@ mod tests {
                 dns_qname: None,
                 signature: None,
                 severity: None,
+                tcp_flags: TcpFlags::PSH | TcpFlags::ACK,
             }
         );
     }
@@ -148,6 +177,25 @@ mod tests {
                 Some("abc123")
             )
         );
+    }
+
+    #[test]
+    fn tcp_flags_column() {
+        let e = ev(
+            "Oct  1 01:02:03 fw filterlog: 5,,,1000000103,igb0,match,block,in,6,0x00,0x00000,64,tcp,6,60,2001:db8::1,2001:db8::2,51000,443,0,S,123,,64800,,mss;sackOK",
+        );
+        assert_eq!((e.proto, e.tcp_flags), (Some(Proto::TCP), TcpFlags::SYN));
+        let e = ev(
+            "Nov 24 03:40:01 pfSense filterlog: 5,,,1000000103,igb0,match,pass,in,4,0x0,,64,1,0,DF,6,tcp,60,198.51.1.2,10.0.3.4,40000,22,0,SA,1,2,64240,,mss",
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::SYN | TcpFlags::ACK);
+        // UDP: the column after datalen is not flags.
+        let e = ev(
+            "Oct  1 01:02:03 fw filterlog: 98,,,abc123,re0,match,pass,out,6,0x00,0x0ea87,51,udp,17,73,2001:db8::5,2001:db8::1738,6881,51918,73,S",
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
+        assert_eq!(flags(b"FPUSARE"), TcpFlags(0x3f));
+        assert_eq!(flags(b"SSSSSSSSS"), TcpFlags::default());
     }
 
     #[test]

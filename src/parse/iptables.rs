@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use crate::event::{Action, Direction, Event, Proto};
+use crate::event::{Action, Direction, Event, Proto, TcpFlags};
 use crate::parse::bytes::{field, ip, port, trim, uint};
 use crate::parse::{Ctx, Outcome, syslog};
 
@@ -171,6 +171,22 @@ struct Fields<'a> {
     spt: Option<&'a [u8]>,
     dpt: Option<&'a [u8]>,
     len: Option<&'a [u8]>,
+    /// The bare flag words netfilter prints for TCP (`RES=0x00 ACK SYN URGP=0`).
+    flags: TcpFlags,
+}
+
+/// A bare TCP flag word (`SYN`, `ACK`...), or no flags. Only words without `=` reach this.
+#[inline]
+fn flag_word(tok: &[u8]) -> TcpFlags {
+    match tok {
+        b"SYN" => TcpFlags::SYN,
+        b"ACK" => TcpFlags::ACK,
+        b"RST" => TcpFlags::RST,
+        b"FIN" => TcpFlags::FIN,
+        b"PSH" => TcpFlags::PSH,
+        b"URG" => TcpFlags::URG,
+        _ => TcpFlags::default(),
+    }
 }
 
 impl<'a> Fields<'a> {
@@ -220,6 +236,11 @@ impl<'a> Fields<'a> {
                 [b'S', b'P', b'T', b'=', v @ ..] => (b"SPT", v),
                 [b'D', b'P', b'T', b'=', v @ ..] => (b"DPT", v),
                 [b'P', b'R', b'O', b'T', b'O', b'=', v @ ..] => (b"PROTO", v),
+                // Flag words are three capitals: one length check skips every other token.
+                [_, _, _] => {
+                    f.flags |= flag_word(tok);
+                    continue;
+                }
                 _ => continue,
             };
             f.set(key, value);
@@ -240,6 +261,7 @@ impl<'a> Fields<'a> {
                 break; // embedded packet of an ICMP error: not this packet's header
             }
             let Some(eq) = memchr::memchr(b'=', tok) else {
+                f.flags |= flag_word(tok);
                 rest = next;
                 continue;
             };
@@ -298,6 +320,7 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
         spt,
         dpt,
         len,
+        flags,
     } = f;
 
     ev.src_ip = match src {
@@ -318,6 +341,9 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     if ev.proto.is_some_and(Proto::has_ports) {
         ev.src_port = spt.and_then(port);
         ev.dst_port = dpt.and_then(port);
+    }
+    if ev.proto == Some(Proto::TCP) {
+        ev.tcp_flags = flags;
     }
     ev.bytes = len.and_then(uint);
     let iface_in = iface_in.filter(|v| !v.is_empty());
@@ -367,8 +393,37 @@ mod tests {
                 dns_qname: None,
                 signature: None,
                 severity: None,
+                tcp_flags: TcpFlags::SYN,
             }
         );
+    }
+
+    #[test]
+    fn tcp_flag_words() {
+        for (words, want) in [
+            ("RES=0x00 SYN URGP=0", TcpFlags::SYN),
+            ("RES=0x00 ACK SYN URGP=0", TcpFlags::SYN | TcpFlags::ACK),
+            ("RES=0x00 ACK RST URGP=0", TcpFlags::ACK | TcpFlags::RST),
+            ("RES=0x00 ACK PSH FIN URGP=0", TcpFlags(0x19)),
+            ("RES=0x00 URG ACK PSH RST SYN FIN URGP=0", TcpFlags(0x3f)),
+            ("URGP=0", TcpFlags::default()),
+            // Quoted-value lines take the general tokenizer.
+            ("DESCR=\"a b\" RES=0x00 SYN URGP=0", TcpFlags::SYN),
+        ] {
+            let line = format!(
+                "Jun  8 14:34:33 web1 kernel: [1.1] IN=eth0 OUT= SRC=198.51.100.7 DST=203.0.113.5 LEN=40 PROTO=TCP SPT=8080 DPT=8123 WINDOW=1024 {words}"
+            );
+            assert_eq!(ev(&line).tcp_flags, want, "{words}");
+        }
+        // UDP never carries TCP flags, whatever words follow; neither does an embedded header.
+        let e = ev(
+            "Jun  8 14:34:33 web1 kernel: IN=eth0 OUT= SRC=198.51.100.7 DST=203.0.113.5 LEN=40 PROTO=UDP SPT=1 DPT=2 SYN",
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
+        let e = ev(
+            "Mar  3 10:00:00 gw kernel: IN=eth0 OUT= SRC=192.0.2.1 DST=192.0.2.99 LEN=68 PROTO=ICMP TYPE=3 CODE=3 [SRC=192.0.2.99 DST=192.0.2.1 LEN=40 PROTO=TCP SPT=5000 DPT=6000 SYN URGP=0 ]",
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
     }
 
     #[test]

@@ -214,6 +214,7 @@ mod tests {
         assert_eq!(
             ev(TRAFFIC),
             Event {
+                tcp_flags: Default::default(),
                 ts: civil_to_micros(2024, 3, 4, 10, 11, 10, 0),
                 src_ip: a("192.0.2.10"),
                 dst_ip: a("198.51.100.20"),
@@ -239,6 +240,7 @@ mod tests {
         assert_eq!(
             ev(THREAT),
             Event {
+                tcp_flags: Default::default(),
                 ts: civil_to_micros(2024, 3, 4, 10, 19, 59, 0),
                 src_ip: a("203.0.113.50"),
                 dst_ip: a("192.0.2.80"),

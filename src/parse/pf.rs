@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use crate::event::{Action, Direction, Event, Micros, Proto};
+use crate::event::{Action, Direction, Event, Micros, Proto, TcpFlags};
 use crate::parse::bytes::{field, find_anchored, ip, port, uint};
 use crate::parse::{Ctx, Outcome, syslog};
 
@@ -74,6 +74,42 @@ fn is_tcp_flags(tok: &[u8]) -> bool {
     !inner.is_empty() && inner.len() <= 9 && inner.iter().all(|b| b"SFRPUEWC.".contains(b))
 }
 
+/// The flags of a TCP segment from tcpdump's two styles: `Flags [S.], seq ...` (newer; `.` is
+/// ACK) and `S 123:123(0) ack 9 win ...` (older OpenBSD; `.` means "none of S/F/R/P" and ACK shows
+/// as an `ack N` field). Only the short decode head is looked at; unknown letters are ignored.
+fn tcp_flags(first: &[u8], rest: &[u8]) -> TcpFlags {
+    let letters = |tok: &[u8], dot_is_ack: bool| {
+        let mut f = TcpFlags::default();
+        for &b in tok {
+            f |= match b {
+                b'S' => TcpFlags::SYN,
+                b'F' => TcpFlags::FIN,
+                b'R' => TcpFlags::RST,
+                b'P' => TcpFlags::PSH,
+                b'U' => TcpFlags::URG,
+                b'.' if dot_is_ack => TcpFlags::ACK,
+                _ => TcpFlags::default(),
+            };
+        }
+        f
+    };
+    if first == b"Flags" {
+        let (tok, _) = token(rest);
+        let tok = tok.strip_suffix(b",").unwrap_or(tok);
+        return match tok.strip_prefix(b"[").and_then(|t| t.strip_suffix(b"]")) {
+            Some(inner) => letters(inner, true),
+            None => TcpFlags::default(),
+        };
+    }
+    let mut f = letters(first, false);
+    // `ack N` comes within the first few fields (after `seq:seq(len)`), never far in.
+    let head = &rest[..rest.len().min(48)];
+    if head.starts_with(b"ack ") || find_anchored(head, b" ack ", 1).is_some() {
+        f |= TcpFlags::ACK;
+    }
+    f
+}
+
 /// A DNS query id as tcpdump prints it: digits, then header flag marks (`+`, `*`, `-`, `%`, `|`,
 /// `$`, `!`), optionally glued to a bracket group (`14698[|domain]`, `60676+[|domain]`).
 fn is_dns_id(tok: &[u8]) -> bool {
@@ -92,6 +128,7 @@ struct Decode<'a> {
     proto: Option<Proto>,
     qtype: Option<&'a str>,
     qname: Option<&'a str>,
+    flags: TcpFlags,
 }
 
 fn decode<'a>(d: &'a [u8], has_ports: bool, v6: bool) -> Decode<'a> {
@@ -99,6 +136,7 @@ fn decode<'a>(d: &'a [u8], has_ports: bool, v6: bool) -> Decode<'a> {
         proto: None,
         qtype: None,
         qname: None,
+        flags: TcpFlags::default(),
     };
     let (first, rest) = token(d);
     let starts = |p: &[u8]| d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p);
@@ -106,7 +144,10 @@ fn decode<'a>(d: &'a [u8], has_ports: bool, v6: bool) -> Decode<'a> {
         Some(Proto::ICMPV6)
     } else if starts(b"icmp") {
         Some(if v6 { Proto::ICMPV6 } else { Proto::ICMP })
-    } else if first == b"Flags" || is_tcp_flags(first) || find_anchored(d, b"[|tcp]", 1).is_some() {
+    } else if first == b"Flags" || is_tcp_flags(first) {
+        out.flags = tcp_flags(first, rest);
+        Some(Proto::TCP)
+    } else if find_anchored(d, b"[|tcp]", 1).is_some() {
         Some(Proto::TCP)
     } else if is_dns_id(first) {
         // `ID [flags] QTYPE? name. (len)` or a truncated `[|domain]`: DNS, hence UDP (tcpdump
@@ -285,6 +326,7 @@ fn rule<'a>(ts: Option<Micros>, s: &'a [u8]) -> Outcome<'a> {
         dns_qname: d.qname,
         signature: None,
         severity: None,
+        tcp_flags: d.flags,
     })
 }
 
@@ -336,6 +378,7 @@ mod tests {
             dns_qname: None,
             signature: None,
             severity: None,
+            tcp_flags: TcpFlags::default(),
         }
     }
 
@@ -437,12 +480,14 @@ mod tests {
                 dns_qname: None,
                 signature: None,
                 severity: None,
+                tcp_flags: TcpFlags::SYN,
             }
         );
         let e = ev_in(
             "Jan 14 10:15:01.123456 rule 3/(match) pass out on em1: 10.0.0.5.40000 > 10.0.0.9.443: Flags [S.], seq 1, win 1024, length 0",
             &c,
         );
+        assert_eq!(e.tcp_flags, TcpFlags::SYN | TcpFlags::ACK);
         assert_eq!(
             (e.proto, e.action, e.direction, e.iface),
             (
@@ -457,11 +502,48 @@ mod tests {
             &c,
         );
         assert_eq!((e.proto, e.dst_port), (Some(Proto::TCP), Some(443)));
+        // Old style: `.` is "no S/F/R/P", the ACK is the `ack N` field.
+        assert_eq!(e.tcp_flags, TcpFlags::PSH | TcpFlags::ACK);
         let e = ev_in(
             "Jan 14 10:15:01.123456 rule 3/(match) pass out on em1: 10.0.0.5.40000 > 10.0.0.9.443: [S] 1:1(0) win 1024",
             &c,
         );
         assert_eq!(e.proto, Some(Proto::TCP));
+        assert_eq!(e.tcp_flags, TcpFlags::SYN);
+        for (decode, want) in [
+            (
+                "Flags [R.], seq 0, ack 1, win 0, length 0",
+                TcpFlags::RST | TcpFlags::ACK,
+            ),
+            (
+                "Flags [F.], seq 9, ack 4, win 1, length 0",
+                TcpFlags::FIN | TcpFlags::ACK,
+            ),
+            ("Flags [.], ack 1, win 1, length 0", TcpFlags::ACK),
+            (
+                "Flags [FPU], seq 1, win 1024, urg 0, length 0",
+                TcpFlags(0x29),
+            ),
+            (
+                "Flags [none], seq 1, win 1024, length 0",
+                TcpFlags::default(),
+            ),
+            (". ack 1 win 512", TcpFlags::ACK),
+            ("R 0:0(0) win 0", TcpFlags::RST),
+            ("Flags [S]", TcpFlags::SYN),
+        ] {
+            let line = format!(
+                "Jan 14 10:15:01.123456 rule 3/(match) block in on em0: 192.0.2.1.40000 > 10.0.0.9.443: {decode}"
+            );
+            let e = ev_in(&line, &c);
+            assert_eq!((e.proto, e.tcp_flags), (Some(Proto::TCP), want), "{decode}");
+        }
+        // Not TCP: no flags.
+        let e = ev_in(
+            "Jan 14 10:15:01.123456 rule 3/(match) pass out on em1: 10.0.0.5.40000 > 10.0.0.9.53: 123+ A? x.org. (23)",
+            &c,
+        );
+        assert_eq!(e.tcp_flags, TcpFlags::default());
     }
 
     #[test]

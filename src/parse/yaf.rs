@@ -74,6 +74,7 @@ pub fn parse<'a>(line: &'a [u8], ctx: &Ctx) -> Outcome<'a> {
     };
     let sum = |a: &[u8], b: &[u8]| uint(a)?.checked_add(uint(b)?);
     Outcome::Event(Event {
+        tcp_flags: Default::default(),
         ts: Some(ts),
         src_ip: Some(src),
         dst_ip: Some(dst),

@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use crate::event::{Direction, Event, Micros, Proto};
+use crate::event::{Direction, Event, Micros, Proto, TcpFlags};
 use crate::parse::bytes::{ip, port, uint};
 use crate::parse::jscan::{self, Kind, Val};
 use crate::parse::{Ctx, Outcome};
@@ -33,7 +33,9 @@ const ORIG_IP_BYTES: u8 = 12;
 const RESP_PKTS: u8 = 13;
 const RESP_IP_BYTES: u8 = 14;
 const IP_PROTO: u8 = 15;
-const NF: usize = 16;
+const CONN_STATE: u8 = 16;
+const HISTORY: u8 = 17;
+const NF: usize = 18;
 const NONE: u8 = u8::MAX;
 
 /// Column names (as `#fields` or JSON keys spell them) for each field id. Besides Zeek's own
@@ -57,6 +59,8 @@ fn field_id(name: &[u8]) -> u8 {
         b"resp_pkts" => RESP_PKTS,
         b"resp_ip_bytes" => RESP_IP_BYTES,
         b"ip_proto" => IP_PROTO,
+        b"conn_state" => CONN_STATE,
+        b"history" => HISTORY,
         _ => NONE,
     }
 }
@@ -268,6 +272,42 @@ struct Raw {
     resp_pkts: Option<u64>,
     local_orig: Option<bool>,
     local_resp: Option<bool>,
+    /// From `history` (or `conn_state` without it); kept for TCP only.
+    tcp_flags: TcpFlags,
+}
+
+/// What a TCP connection showed, as [`TcpFlags`] with `CONN` (see `crate::event::TcpFlags`):
+/// from `history` when present (upper case: originator, lower case: responder), else from
+/// `conn_state`. `S0` (no answer) and `REJ` (answered by a reset) give SYN without ACK.
+fn conn_flags(history: &[u8], conn_state: &[u8]) -> TcpFlags {
+    let mut f = TcpFlags::default();
+    if !history.is_empty() && history.len() <= 64 {
+        for &b in history {
+            f |= match b {
+                // Only the originator's SYN opens the connection; the responder's SYN-ACK
+                // (`h`), or ACKs either way, mean the handshake was answered.
+                b'S' => TcpFlags::SYN,
+                b'h' | b'H' | b'a' | b'A' => TcpFlags::ACK,
+                b'f' | b'F' => TcpFlags::FIN,
+                b'r' | b'R' => TcpFlags::RST,
+                _ => TcpFlags::default(),
+            };
+        }
+    } else {
+        let (syn, ack, fin, rst) = (TcpFlags::SYN, TcpFlags::ACK, TcpFlags::FIN, TcpFlags::RST);
+        f = match conn_state {
+            b"S0" => syn,
+            b"REJ" | b"RSTOS0" => syn | rst,
+            b"S1" => syn | ack,
+            b"SF" | b"S2" | b"S3" => syn | ack | fin,
+            b"RSTO" | b"RSTR" => syn | ack | rst,
+            b"RSTRH" => ack | rst,
+            b"SH" => syn | fin,
+            b"SHR" => ack | fin,
+            _ => TcpFlags::default(),
+        };
+    }
+    if f.is_known() { f | TcpFlags::CONN } else { f }
 }
 
 fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -322,6 +362,11 @@ fn build<'a>(r: &Raw) -> Outcome<'a> {
         dns_qname: None,
         signature: None,
         severity: None,
+        tcp_flags: if proto == Some(Proto::TCP) {
+            r.tcp_flags
+        } else {
+            TcpFlags::default()
+        },
     })
 }
 
@@ -383,6 +428,7 @@ fn tsv<'a>(line: &'a [u8], st: &State) -> Outcome<'a> {
         resp_pkts: uint(v(RESP_PKTS)),
         local_orig: flag(LOCAL_ORIG),
         local_resp: flag(LOCAL_RESP),
+        tcp_flags: conn_flags(v(HISTORY), v(CONN_STATE)),
     };
     build(&raw)
 }
@@ -405,9 +451,10 @@ const JSON_PATHS: &[&[u8]] = &[
     b"resp_pkts",
     b"resp_ip_bytes",
     b"ip_proto",
+    b"conn_state",
+    b"history",
     // extras
     b"_path",
-    b"conn_state",
     b"event_type",
     b"id_orig_h",
     b"id_orig_p",
@@ -419,16 +466,15 @@ const JSON_PATHS: &[&[u8]] = &[
     b"dst_port",
 ];
 const J_PATH: usize = NF;
-const J_CONN_STATE: usize = NF + 1;
-const J_EVENT_TYPE: usize = NF + 2;
+const J_EVENT_TYPE: usize = NF + 1;
 /// (field, first alias index, second alias index)
 const J_ALIASES: [(u8, usize, usize); 4] = [
-    (ORIG_H, NF + 3, NF + 7),
-    (ORIG_P, NF + 4, NF + 8),
-    (RESP_H, NF + 5, NF + 9),
-    (RESP_P, NF + 6, NF + 10),
+    (ORIG_H, NF + 2, NF + 6),
+    (ORIG_P, NF + 3, NF + 7),
+    (RESP_H, NF + 4, NF + 8),
+    (RESP_P, NF + 5, NF + 9),
 ];
-const NJ: usize = NF + 11;
+const NJ: usize = NF + 10;
 
 fn json<'a>(obj: &'a [u8]) -> Outcome<'a> {
     let mut v: [Option<Val<'a>>; NJ] = [None; NJ];
@@ -457,7 +503,7 @@ fn json<'a>(obj: &'a [u8]) -> Outcome<'a> {
     }
     let zeeky = path.is_some()
         || v[UID as usize].is_some_and(|u| u.str_raw().is_some_and(is_uid))
-        || v[J_CONN_STATE].is_some();
+        || v[CONN_STATE as usize].is_some();
     if !zeeky || v[ORIG_H as usize].is_none() || v[RESP_H as usize].is_none() {
         return Outcome::Skipped("zeek: not a Zeek conn record");
     }
@@ -503,6 +549,10 @@ fn json<'a>(obj: &'a [u8]) -> Outcome<'a> {
         resp_pkts: num(RESP_PKTS),
         local_orig: flag(LOCAL_ORIG),
         local_resp: flag(LOCAL_RESP),
+        tcp_flags: {
+            let s = |id: u8| v[id as usize].and_then(|x| x.str_raw()).unwrap_or(b"");
+            conn_flags(s(HISTORY), s(CONN_STATE))
+        },
     };
     build(&raw)
 }
@@ -589,6 +639,8 @@ mod tests {
                 dns_qname: None,
                 signature: None,
                 severity: None,
+                // history ShADadFf: opened, answered, closed.
+                tcp_flags: TcpFlags::SYN | TcpFlags::ACK | TcpFlags::FIN | TcpFlags::CONN,
             }
         );
         assert_eq!(
@@ -617,6 +669,38 @@ mod tests {
             feed(&mut st, "no separator here"),
             Outcome::Skipped("zeek: not a Zeek conn line")
         );
+    }
+
+    #[test]
+    fn tcp_flags_from_history_or_conn_state() {
+        let (syn, ack, rst, conn) = (TcpFlags::SYN, TcpFlags::ACK, TcpFlags::RST, TcpFlags::CONN);
+        let mut st = with_header();
+        for (state, history, want) in [
+            ("S0", "S", syn | conn),
+            ("REJ", "Sr", syn | rst | conn),
+            ("SF", "ShADadFf", syn | ack | TcpFlags::FIN | conn),
+            ("RSTO", "ShAR", syn | ack | rst | conn),
+            // Without history the state decides.
+            ("S0", "-", syn | conn),
+            ("REJ", "-", syn | rst | conn),
+            ("OTH", "-", TcpFlags::default()),
+            // Midstream data only: nothing known.
+            ("OTH", "Dd", TcpFlags::default()),
+        ] {
+            let line = TCP
+                .replace("\tSF\t", &format!("\t{state}\t"))
+                .replace("\tShADadFf\t", &format!("\t{history}\t"));
+            assert_eq!(ev(&mut st, &line).tcp_flags, want, "{state} {history}");
+        }
+        // Not TCP: no flags even with a history.
+        let udp = TCP.replace("\ttcp\t", "\tudp\t").replace("\t6", "\t17");
+        assert_eq!(ev(&mut st, &udp).tcp_flags, TcpFlags::default());
+        // JSON without history.
+        let e = ev(
+            &mut st,
+            r#"{"ts":1704164645,"uid":"CqWz3b1Kd8Xy2","id.orig_h":"192.0.2.1","id.orig_p":1,"id.resp_h":"192.0.2.2","id.resp_p":22,"proto":"tcp","conn_state":"S0"}"#,
+        );
+        assert_eq!(e.tcp_flags, syn | conn);
     }
 
     #[test]
@@ -739,10 +823,18 @@ mod tests {
             direction: Some(Direction::Out),
             bytes: Some(5381),
             packets: Some(18),
+            tcp_flags: TcpFlags::SYN | TcpFlags::ACK | TcpFlags::FIN | TcpFlags::CONN,
             ..Event::default()
         };
         assert_eq!(ev(&mut st, flat), want);
-        assert_eq!(ev(&mut st, nested), want);
+        // The nested form here has neither history nor conn_state: flags unknown.
+        assert_eq!(
+            ev(&mut st, nested),
+            Event {
+                tcp_flags: TcpFlags::default(),
+                ..want
+            }
+        );
         let wrapped = format!("Jan  2 03:04:05 sensor zeek: {flat}");
         assert_eq!(ev(&mut st, &wrapped), want);
         // ICMP over IPv6 without ip_proto; payload counters only.

@@ -30,6 +30,18 @@ pub struct SeriesRequest {
     pub reply: oneshot::Sender<Arc<str>>,
 }
 
+/// `GET /api/v1/anomalies`: the current anomalies as JSON, answered by the aggregator task.
+#[derive(Debug)]
+pub struct AnomaliesRequest {
+    /// At most this many, highest severity first (1–1000).
+    pub limit: usize,
+    pub reply: oneshot::Sender<Arc<str>>,
+}
+
+/// Default and largest `?limit=` of `/api/v1/anomalies`.
+pub const ANOMALIES_DEFAULT_LIMIT: usize = 100;
+pub const ANOMALIES_MAX_LIMIT: usize = 1000;
+
 /// Everything a request handler may look at. Shared read-only; no locks.
 pub struct WebState {
     pub frames: watch::Receiver<Arc<Frame>>,
@@ -38,6 +50,7 @@ pub struct WebState {
     pub server: ServerSettings,
     pub shutdown: Shutdown,
     pub series: mpsc::Sender<SeriesRequest>,
+    pub anomalies: mpsc::Sender<AnomaliesRequest>,
     pub started: Instant,
     /// Receivers' counters (per-exporter NetFlow packet errors for `/metrics`).
     pub listen: Arc<crate::listen::ListenStats>,
@@ -170,11 +183,24 @@ pub fn routes(
             },
         );
 
+    let anomalies = warp::path!("api" / "v1" / "anomalies")
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(with_state(state.clone()))
+        .then(
+            |q: std::collections::HashMap<String, String>, st: Arc<WebState>| async move {
+                anomalies(q, st).await
+            },
+        );
+
     let healthz = warp::path!("healthz").and(with_state(state.clone())).map(|st: Arc<WebState>| {
         let seq = st.frames.borrow().seq;
         let clients = st.stats.clients.load(std::sync::atomic::Ordering::Relaxed);
+        let reloads = serde_json::json!({
+            "ok": st.stats.config_reloads.load(std::sync::atomic::Ordering::Relaxed),
+            "failed": st.stats.config_reload_errors.load(std::sync::atomic::Ordering::Relaxed),
+        });
         json_response(
-            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "clients": clients}).to_string(),
+            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "clients": clients, "config_reloads": reloads}).to_string(),
         )
     });
 
@@ -217,6 +243,8 @@ pub fn routes(
                 .or(dashboard)
                 .unify()
                 .or(series)
+                .unify()
+                .or(anomalies)
                 .unify()
                 .or(healthz)
                 .unify()
@@ -342,6 +370,35 @@ async fn series(q: std::collections::HashMap<String, String>, st: Arc<WebState>)
             points,
             reply,
         })
+        .await
+        .is_err()
+    {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
+        Ok(Ok(json)) => json_response(json.to_string()),
+        _ => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the aggregator did not answer in time",
+        ),
+    }
+}
+
+async fn anomalies(q: std::collections::HashMap<String, String>, st: Arc<WebState>) -> Response {
+    let limit = match q.get("limit").map(|p| p.parse::<usize>()) {
+        None => ANOMALIES_DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=ANOMALIES_MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("limit must be 1 to {ANOMALIES_MAX_LIMIT}"),
+            );
+        }
+    };
+    let (reply, rx) = oneshot::channel();
+    if st
+        .anomalies
+        .send(AnomaliesRequest { limit, reply })
         .await
         .is_err()
     {

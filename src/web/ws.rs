@@ -1,6 +1,6 @@
-//! One WebSocket client: `hello`, a full `snapshot`, then `update`s as the hub publishes them,
-//! `heartbeat`s, and pings. The client task only ever reads the newest frame, so it can fall
-//! behind without holding memory or slowing anyone else.
+//! One WebSocket client: `hello`, a full `snapshot`, then `anomaly` changes and `update`s as the
+//! hub publishes them, `heartbeat`s, and pings. The client task only ever reads the newest frame,
+//! so it can fall behind without holding memory or slowing anyone else.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -102,10 +102,13 @@ async fn run_client(socket: WebSocket, st: &WebState) {
     })
     .to_string();
     let first = frames.borrow_and_update().clone();
-    if send(&mut tx, hello).await.is_err()
-        || send(&mut tx, first.snapshot.to_string()).await.is_err()
-    {
+    if send(&mut tx, hello).await.is_err() {
         return;
+    }
+    for m in resync(&first) {
+        if send(&mut tx, m).await.is_err() {
+            return;
+        }
     }
     let mut last_seq = first.seq;
 
@@ -135,14 +138,24 @@ async fn run_client(socket: WebSocket, st: &WebState) {
             changed = frames.changed() => {
                 if changed.is_err() { break; } // the hub is gone: shutting down
                 let f = frames.borrow_and_update().clone();
-                let msg = if f.seq.saturating_sub(last_seq) > MAX_SKIPPED_FRAMES {
+                let (msgs, resent) = next_messages(&f, last_seq);
+                if resent {
                     st.stats.snapshots_resent.fetch_add(1, Ordering::Relaxed);
-                    Some(f.snapshot.to_string())
-                } else {
-                    f.update.as_ref().map(|u| u.to_string())
-                };
+                }
                 last_seq = f.seq;
-                match msg { Some(m) => Message::text(m), None => continue }
+                let mut msgs = msgs.into_iter();
+                let Some(last) = msgs.next_back() else { continue };
+                let mut failed = false;
+                for m in msgs {
+                    if send(&mut tx, m).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed {
+                    break;
+                }
+                Message::text(last)
             }
             _ = heartbeat.tick() => Message::text(frames.borrow().heartbeat.to_string()),
             _ = ping.tick() => {
@@ -199,6 +212,37 @@ pub fn reload_messages(
     dashboards.chain(playlists).collect()
 }
 
+/// What a client that last got frame `last_seq` is sent for frame `f`, and whether that is a
+/// resync: the anomaly changes of every frame since `last_seq`, in order, then the newest update;
+/// or — when it fell more than [`MAX_SKIPPED_FRAMES`] behind, or changes it missed have left the
+/// log — the snapshot and the changes after it.
+fn next_messages(f: &crate::hub::Frame, last_seq: u64) -> (Vec<String>, bool) {
+    if f.seq.saturating_sub(last_seq) > MAX_SKIPPED_FRAMES
+        || f.anomaly_log.complete_after > last_seq
+    {
+        return (resync(f), true);
+    }
+    let mut v: Vec<String> = f
+        .anomaly_log
+        .between(last_seq, f.seq)
+        .map(|m| m.to_string())
+        .collect();
+    v.extend(f.update.as_ref().map(|u| u.to_string()));
+    (v, false)
+}
+
+/// The snapshot, then the anomaly changes published after it was taken (a snapshot may be a few
+/// ticks older than its frame); clients apply changes by `id`, so a repeat is harmless.
+fn resync(f: &crate::hub::Frame) -> Vec<String> {
+    let mut v = vec![f.snapshot.to_string()];
+    v.extend(
+        f.anomaly_log
+            .between(f.snapshot_seq, f.seq)
+            .map(|m| m.to_string()),
+    );
+    v
+}
+
 async fn send<S>(tx: &mut S, text: String) -> Result<(), ()>
 where
     S: futures_util::Sink<Message> + Unpin,
@@ -211,7 +255,48 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{origin_allowed, reload_messages};
+    use super::{MAX_SKIPPED_FRAMES, next_messages, origin_allowed, reload_messages};
+    use crate::hub::{AnomalyLog, Frame};
+    use std::sync::Arc;
+
+    fn frame(seq: u64, snapshot_seq: u64, log: AnomalyLog) -> Frame {
+        Frame {
+            seq,
+            snapshot: "S".into(),
+            snapshot_seq,
+            update: Some(format!("U{seq}").into()),
+            heartbeat: "H".into(),
+            anomaly_log: Arc::new(log),
+        }
+    }
+
+    fn log(entries: &[(u64, &str)], complete_after: u64) -> AnomalyLog {
+        AnomalyLog {
+            complete_after,
+            entries: entries.iter().map(|&(s, m)| (s, m.into())).collect(),
+        }
+    }
+
+    #[test]
+    fn skipped_anomaly_changes_are_sent_in_order_before_the_update() {
+        let l = log(&[(3, "a3"), (3, "b3"), (5, "a5"), (7, "a7")], 0);
+        // Last sent frame 4; now at 7: the changes of 5 and 7, then update 7.
+        let (m, resent) = next_messages(&frame(7, 6, l.clone()), 4);
+        assert_eq!(
+            (m, resent),
+            (vec!["a5".into(), "a7".into(), "U7".into()], false)
+        );
+        // Nothing new for this client: just the update.
+        let (m, _) = next_messages(&frame(8, 6, l.clone()), 7);
+        assert_eq!(m, vec!["U8".to_string()]);
+        // Changes it missed left the log: the snapshot (taken at 6) and the changes after it.
+        let gone = log(&[(7, "a7")], 5);
+        let (m, resent) = next_messages(&frame(7, 6, gone), 4);
+        assert_eq!((m, resent), (vec!["S".into(), "a7".into()], true));
+        // Too far behind: the same.
+        let (m, resent) = next_messages(&frame(7 + MAX_SKIPPED_FRAMES, 6, l), 6);
+        assert_eq!((m, resent), (vec!["S".into(), "a7".into()], true));
+    }
 
     #[test]
     fn reloads_name_what_changed() {

@@ -158,6 +158,7 @@ impl<'a> Acc<'a> {
             .or_else(|| self.cef_rule())
             .and_then(|v| field(trim(v)));
         Outcome::Event(Event {
+            tcp_flags: Default::default(),
             ts,
             src_ip: Some(src_ip),
             dst_ip: Some(dst_ip),

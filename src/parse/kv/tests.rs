@@ -57,6 +57,7 @@ fn fortigate_kv_exact() {
     assert_eq!(
         ev(Format::Fortigate, FORTIGATE),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.10"),
             dst_ip: a("198.51.100.20"),
@@ -133,6 +134,7 @@ fn fortigate_over_cef_and_generic_cef() {
         assert_eq!(
             e,
             Event {
+                tcp_flags: Default::default(),
                 ts: t(2024, 3, 4, 10, 11, 12),
                 src_ip: a("192.0.2.10"),
                 dst_ip: a("203.0.113.9"),
@@ -217,6 +219,7 @@ fn leef_1_and_2() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.12"),
             dst_ip: a("198.51.100.40"),
@@ -264,6 +267,7 @@ fn checkpoint_syslog_exporter() {
     assert_eq!(
         ev(Format::Checkpoint, CP_SYSLOG),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("203.0.113.7"),
             dst_ip: a("192.0.2.1"),
@@ -303,6 +307,7 @@ fn sonicwall_host_port_iface() {
     assert_eq!(
         ev(Format::Sonicwall, SONICWALL),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.14"),
             dst_ip: a("198.51.100.50"),
@@ -365,6 +370,7 @@ fn sophos_stormshield_clavister() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.16"),
             dst_ip: a("198.51.100.53"),
@@ -391,6 +397,7 @@ fn sophos_stormshield_clavister() {
     assert_eq!(
         e,
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.17"),
             dst_ip: a("198.51.100.60"),
@@ -422,6 +429,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Barracuda, BARRACUDA),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.18"),
             dst_ip: a("192.0.2.255"),
@@ -443,6 +451,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Meraki, MERAKI),
         Event {
+            tcp_flags: Default::default(),
             ts: civil_to_micros(2024, 3, 4, 10, 11, 12, 123_456),
             src_ip: a("192.0.2.19"),
             dst_ip: a("198.51.100.70"),
@@ -482,6 +491,7 @@ fn barracuda_meraki_watchguard() {
     assert_eq!(
         ev(Format::Watchguard, WATCHGUARD),
         Event {
+            tcp_flags: Default::default(),
             ts: t(2024, 3, 4, 10, 11, 12),
             src_ip: a("192.0.2.20"),
             dst_ip: a("198.51.100.80"),

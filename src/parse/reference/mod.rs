@@ -259,7 +259,11 @@ fn check(line: &[u8], ctxs: &[Ctx], checked: &mut usize) {
     }
     for ctx in ctxs {
         for &f in &[Format::Pf, Format::Iptables] {
-            let new = crate::parse::parse_line(f, line, ctx);
+            let mut new = crate::parse::parse_line(f, line, ctx);
+            // TCP flags came after the freeze (the parsers' own tests check them).
+            if let Outcome::Event(e) = &mut new {
+                e.tcp_flags = Default::default();
+            }
             let want = old(f, line, ctx);
             assert_eq!(
                 new,

@@ -268,6 +268,7 @@ fn rule<'a>(ts: Option<Micros>, s: &'a [u8]) -> Outcome<'a> {
     );
     let ports = d.proto.is_some_and(Proto::has_ports);
     Outcome::Event(Event {
+        tcp_flags: Default::default(),
         ts,
         src_ip: Some(src_ip),
         dst_ip: Some(dst_ip),
