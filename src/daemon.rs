@@ -284,13 +284,24 @@ async fn watch_dashboards(
             _ = hangup => true,
             _ = stop.wait() => break,
         };
-        let now = stamps(&dir);
-        if now == last && !page {
-            continue;
-        }
-        last = now;
+        // File reads on the blocking pool: a slow or hung file system must not stall a runtime
+        // worker.
         let prev = tx.borrow().clone();
-        let mut next = Dashboards::load_tolerant(dir.as_deref(), &default, Some(&prev));
+        let job = (dir.clone(), default.clone(), last.clone(), prev.clone());
+        let Ok(Some((now, mut next))) = tokio::task::spawn_blocking(move || {
+            let (dir, default, last, prev) = job;
+            let now = stamps(&dir);
+            if now == last && !page {
+                return None;
+            }
+            let next = Dashboards::load_tolerant(dir.as_deref(), &default, Some(&prev));
+            Some((now, next))
+        })
+        .await
+        else {
+            continue;
+        };
+        last = now;
         if page {
             next.page_generation += 1;
             tracing::info!("SIGHUP: dashboards re-read, every wall page told to reload");
