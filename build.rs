@@ -28,7 +28,11 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time, not with env!(): a build script compiled for another checkout sharing
+    // the target directory (a copied target/, a second worktree) would otherwise embed that
+    // checkout's web/ and dashboards/.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest);
     let mut code = String::new();
     for (name, dir) in [("WEB_ASSETS", "web"), ("DASHBOARDS", "dashboards")] {
         let base = root.join(dir);

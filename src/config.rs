@@ -54,6 +54,7 @@ impl fmt::Display for ConfigError {
 struct Raw {
     #[serde(default)]
     server: RawServer,
+    auth: Option<RawAuth>,
     #[serde(default)]
     tail: RawTail,
     #[serde(default)]
@@ -64,6 +65,7 @@ struct Raw {
     log: RawLog,
     #[serde(default)]
     wall: RawWall,
+    state: RawState,
     #[serde(default)]
     parse: RawParse,
     #[serde(default)]
@@ -100,6 +102,38 @@ struct RawServer {
     heartbeat_interval: Option<String>,
     ping_interval: Option<String>,
     max_clients: Option<i64>,
+    max_clients_per_address: Option<i64>,
+    max_update_age: Option<String>,
+    frame_ancestors: Option<Vec<String>>,
+    tls: Option<RawTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    tokens: Option<Vec<RawToken>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: Option<String>,
+    token: Option<String>,
+}
+
+impl fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawToken")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,6 +176,13 @@ struct RawShift {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawState {
+    dir: Option<String>,
+    snapshot_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
 }
@@ -176,10 +217,13 @@ enum OneOrMany {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub server: ServerSettings,
+    /// Viewer tokens; `None` when `[auth]` is absent (then only loopback may be bound).
+    pub auth: Option<AuthSettings>,
     pub tail: TailSettings,
     pub aggregate: AggregateConfig,
     pub dashboards: DashboardSettings,
     pub wall: WallSettings,
+    pub state: StateSettings,
     pub log_level: String,
     /// Words in an iptables log prefix that mean deny / allow.
     pub iptables_verdicts: VerdictWords,
@@ -201,13 +245,71 @@ pub struct ServerSettings {
     pub heartbeat_interval: Duration,
     pub ping_interval: Duration,
     pub max_clients: usize,
+    /// WebSocket clients at once from one IP address.
+    pub max_clients_per_address: usize,
+    /// A client whose oldest unsent message is older than this is dropped.
+    pub max_update_age: Duration,
+    /// Who may frame the page (CSP `frame-ancestors`); empty: nobody (`X-Frame-Options: DENY`).
+    pub frame_ancestors: Vec<String>,
+    pub tls: Option<TlsSettings>,
 }
+
+/// `[server.tls]`: PEM files, reloaded when they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `[auth]`: named viewer tokens (remove one to revoke it).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub tokens: Vec<ViewerToken>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ViewerToken {
+    pub name: String,
+    pub token: Secret,
+}
+
+/// A secret that never shows in `Debug` output (settings may be logged while debugging).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Shortest viewer token accepted: 16 characters (`openssl rand -hex 32` gives 64).
+pub const MIN_TOKEN_LEN: usize = 16;
 
 #[derive(Debug, Clone)]
 pub struct TailSettings {
     pub rescan_interval: Duration,
     pub max_line_bytes: usize,
     pub max_open_files: usize,
+}
+
+/// `[state]`: what survives a restart (docs/operations.md).
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    /// Where the state file lives; `None` (the default): nothing is saved or restored.
+    pub dir: Option<PathBuf>,
+    /// How often a snapshot is saved while running (and always at shutdown).
+    pub snapshot_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -300,7 +402,12 @@ impl Default for Settings {
                 heartbeat_interval: Duration::from_secs(5),
                 ping_interval: Duration::from_secs(20),
                 max_clients: 256,
+                max_clients_per_address: 16,
+                max_update_age: Duration::from_secs(10),
+                frame_ancestors: Vec::new(),
+                tls: None,
             },
+            auth: None,
             tail: TailSettings {
                 rescan_interval: Duration::from_secs(1),
                 max_line_bytes: 64 * 1024,
@@ -319,6 +426,10 @@ impl Default for Settings {
                 default: "soc-wall".into(),
             },
             wall: WallSettings::default(),
+            state: StateSettings {
+                dir: None,
+                snapshot_interval: Duration::from_secs(30),
+            },
             log_level: "info".into(),
             iptables_verdicts: VerdictWords::default(),
             sources: Vec::new(),
@@ -364,6 +475,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("server.allowed_origins")
+                    .with_list_parse_key("server.frame_ancestors")
                     .with_list_parse_key("aggregate.internal_networks")
                     .with_list_parse_key("networks.internal")
                     .with_list_parse_key("dns.approved_resolvers")
@@ -374,7 +486,7 @@ impl Settings {
             )
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| loc.convert(e))?;
+            .map_err(|e| redact_tokens(loc.convert(e), text))?;
         validate(raw, &loc)
     }
 }
@@ -438,6 +550,15 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         raw.server.max_clients,
         d.server.max_clients,
         (1, 100_000),
+    )?;
+    validate_web(
+        raw.server.max_clients_per_address,
+        raw.server.max_update_age,
+        raw.server.frame_ancestors,
+        raw.server.tls,
+        raw.auth,
+        &mut s,
+        loc,
     )?;
 
     s.tail.rescan_interval = duration(
@@ -548,6 +669,22 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         })?);
     }
     s.wall.burn_in = raw.wall.burn_in.unwrap_or(false);
+    if let Some(dir) = raw.state.dir {
+        if dir.trim().is_empty() {
+            return Err(loc.err(
+                "state.dir",
+                "is empty; set a directory such as \"/var/lib/socwall\", or remove the key to keep no state".into(),
+            ));
+        }
+        s.state.dir = Some(PathBuf::from(dir));
+    }
+    s.state.snapshot_interval = duration(
+        loc,
+        "state.snapshot_interval",
+        raw.state.snapshot_interval,
+        d.state.snapshot_interval,
+        (100, 3_600_000),
+    )?;
 
     if let Some(level) = raw.log.level {
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
@@ -800,6 +937,257 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
     Ok(s)
 }
 
+/// The web side's security settings: limits, framing, TLS, viewer tokens, and the rule that only
+/// loopback may be bound without `[auth]`.
+fn validate_web(
+    per_address: Option<i64>,
+    max_update_age: Option<String>,
+    frame_ancestors: Option<Vec<String>>,
+    tls: Option<RawTls>,
+    auth: Option<RawAuth>,
+    s: &mut Settings,
+    loc: &Locator<'_>,
+) -> Result<(), ConfigError> {
+    let d = Settings::default();
+    s.server.max_clients_per_address = int(
+        loc,
+        "server.max_clients_per_address",
+        per_address,
+        d.server.max_clients_per_address,
+        (1, 100_000),
+    )?;
+    s.server.max_update_age = duration(
+        loc,
+        "server.max_update_age",
+        max_update_age,
+        d.server.max_update_age,
+        (1_000, 300_000),
+    )?;
+    if let Some(list) = frame_ancestors {
+        let mut out = Vec::new();
+        for a in list {
+            let a = a.trim();
+            if a == "self" || a == "'self'" {
+                out.push("'self'".to_string());
+            } else if (a.starts_with("https://") || a.starts_with("http://"))
+                && !a.ends_with('/')
+                && !a.contains([' ', ';', ',', '\'', '"'])
+            {
+                out.push(a.to_string());
+            } else {
+                return Err(loc.err(
+                    "server.frame_ancestors",
+                    format!("`{a}` is not an origin; write \"self\" or scheme://host[:port] without a path, e.g. \"https://portal.example.org\""),
+                ));
+            }
+        }
+        s.server.frame_ancestors = out;
+    }
+    if let Some(t) = tls {
+        let path = |key: &str, v: Option<String>| {
+            v.filter(|p| !p.trim().is_empty()).map(PathBuf::from).ok_or_else(|| {
+                loc.err(
+                    &format!("server.tls.{key}"),
+                    format!("[server.tls] needs {key} = \"/path/to/{key}.pem\" (PEM); remove [server.tls] to serve plain HTTP"),
+                )
+            })
+        };
+        s.server.tls = Some(TlsSettings {
+            cert: path("cert", t.cert)?,
+            key: path("key", t.key)?,
+        });
+    }
+    if let Some(auth) = auth {
+        let raw = auth.tokens.unwrap_or_default();
+        if raw.is_empty() {
+            return Err(loc.err(
+                "auth.tokens",
+                "[auth] needs at least one viewer token: tokens = [{ name = \"wall-1\", token = \"…\" }] (generate one with `openssl rand -hex 32`); remove [auth] to go without".into(),
+            ));
+        }
+        let mut tokens: Vec<ViewerToken> = Vec::new();
+        for (i, t) in raw.into_iter().enumerate() {
+            let key = |leaf: &str| format!("auth.tokens[{i}].{leaf}");
+            // Found by the entry's name, never by its secret: the secret must not be searched for
+            // in messages or shown.
+            let line = |name: Option<&str>| token_line(loc, i, name);
+            let fail = |leaf: &str, name: Option<&str>, message: String| ConfigError {
+                file: loc.file.to_string(),
+                line: line(name),
+                key: Some(key(leaf)),
+                message,
+            };
+            let name = match t.name.as_deref().map(str::trim) {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => {
+                    return Err(fail(
+                        "name",
+                        None,
+                        "every token needs a name (shown in logs instead of the token; remove the entry to revoke it)".into(),
+                    ));
+                }
+            };
+            if name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(fail(
+                    "name",
+                    Some(&name),
+                    format!("`{name}` is not a token name: use up to 64 letters, digits, - _ ."),
+                ));
+            }
+            if tokens.iter().any(|o| o.name == name) {
+                return Err(fail(
+                    "name",
+                    Some(&name),
+                    format!("`{name}` names two tokens; names must be unique"),
+                ));
+            }
+            let Some(secret) = t.token else {
+                return Err(fail(
+                    "token",
+                    Some(&name),
+                    "missing token: generate one with `openssl rand -hex 32`".into(),
+                ));
+            };
+            if let Err(why) = token_strength(&secret) {
+                return Err(fail(
+                    "token",
+                    Some(&name),
+                    format!(
+                        "the token of `{name}` is {why}; generate one with `openssl rand -hex 32`"
+                    ),
+                ));
+            }
+            if tokens.iter().any(|o| o.token.expose() == secret) {
+                return Err(fail(
+                    "token",
+                    Some(&name),
+                    format!(
+                        "`{name}` has the same token as another entry; give every viewer its own, so that removing one revokes only it"
+                    ),
+                ));
+            }
+            tokens.push(ViewerToken {
+                name,
+                token: Secret(secret),
+            });
+        }
+        s.auth = Some(AuthSettings { tokens });
+    }
+    let ip = s.server.listen.ip().to_canonical();
+    if !ip.is_loopback() && s.auth.is_none() {
+        return Err(loc.err("server.listen", unprotected_message(s.server.listen)));
+    }
+    Ok(())
+}
+
+/// Parse errors from the config crate may quote a value; any value written after `token =` or
+/// `tokens =` in the file is replaced by `<redacted>` in the message.
+fn redact_tokens(mut e: ConfigError, text: &str) -> ConfigError {
+    let mut rest = text;
+    while let Some(at) = rest.find("token") {
+        let after = rest[at + 5..].trim_start_matches('s').trim_start();
+        rest = &rest[at + 5..];
+        let Some(value) = after.strip_prefix('=').map(str::trim_start) else {
+            continue;
+        };
+        let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        if let Some(end) = value[1..].find(quote) {
+            let secret = &value[1..1 + end];
+            if !secret.is_empty() {
+                e.message = e.message.replace(secret, "<redacted>");
+            }
+        }
+    }
+    e
+}
+
+/// Why serving on a non-loopback address without `[auth]` is refused, and what to do instead.
+pub fn unprotected_message(addr: SocketAddr) -> String {
+    format!(
+        "refusing to serve the wall on {addr} without [auth]: anyone who can reach it would see your network's traffic. \
+         Either add viewer tokens ([auth] tokens = [{{ name = \"wall-1\", token = \"…\" }}], token from `openssl rand -hex 32`), \
+         or listen on 127.0.0.1 behind a reverse proxy that authenticates (docs/security.md)"
+    )
+}
+
+/// `Err(why)` when a viewer token is too weak to stand in front of the wall (the reason never
+/// contains the token).
+pub fn token_strength(t: &str) -> Result<(), String> {
+    let n = t.chars().count();
+    if n < MIN_TOKEN_LEN {
+        return Err(format!(
+            "too short ({n} characters; at least {MIN_TOKEN_LEN})"
+        ));
+    }
+    if n > 512 {
+        return Err(format!("too long ({n} characters; at most 512)"));
+    }
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+    {
+        return Err(
+            "not made of letters, digits, - _ . ~ only (it travels in URLs and cookies)".into(),
+        );
+    }
+    let mut distinct: Vec<char> = t.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 6 {
+        return Err(format!(
+            "too repetitive ({} different characters; random tokens have many more)",
+            distinct.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Line of the `i`-th `[auth] tokens` entry: its `name = "…"` (inline table or
+/// `[[auth.tokens]]`), else the `tokens =` line, else the `[auth]` header.
+fn token_line(loc: &Locator<'_>, i: usize, name: Option<&str>) -> Option<usize> {
+    if let Some(name) = name {
+        let quoted = format!("\"{name}\"");
+        let mut in_auth = false;
+        for (n, line) in loc.text.lines().enumerate() {
+            if let Some(h) = header_name(line) {
+                in_auth = h == "auth" || h == "auth.tokens";
+                continue;
+            }
+            let t = line.trim_start();
+            if in_auth
+                && !t.starts_with('#')
+                && t.contains(&quoted)
+                && t.split(['=', ' ', '{', ','])
+                    .any(|w| w.trim_matches('"') == "name")
+            {
+                return Some(n + 1);
+            }
+        }
+    }
+    loc.find(Some("auth.tokens"), Some(i), "name")
+        .or_else(|| loc.find(Some("auth"), None, "tokens"))
+        .or_else(|| loc.find_table("auth", None))
+        .or_else(|| loc.find_table("auth.tokens", Some(i)))
+}
+
+/// A `ConfigError` about `key` in the config file at `path`, with its line when it can be found
+/// (for problems found after validation, such as an unreadable TLS certificate).
+pub fn error_at(path: &Path, key: &str, message: String) -> ConfigError {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let file = path.display().to_string();
+    Locator {
+        text: &text,
+        file: &file,
+    }
+    .err(key, message)
+}
+
 fn valid_cidr(s: &str) -> bool {
     let Some((ip, prefix)) = s.split_once('/') else {
         return false;
@@ -1011,9 +1399,15 @@ impl Locator<'_> {
                 ..
             } => {
                 let key = key.unwrap_or_default();
+                // A value under [auth] may be a secret written in the wrong place: name its type only.
+                let found = if key.starts_with("auth") {
+                    "another type".to_string()
+                } else {
+                    unexpected.to_string()
+                };
                 self.keyed(
                     &key,
-                    format!("has the wrong type: found {unexpected}, expected {expected}"),
+                    format!("has the wrong type: found {found}, expected {expected}"),
                 )
             }
             config::ConfigError::At { error, key, .. } => {
@@ -1180,6 +1574,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.server.listen.port(), 2);
+        let s = Settings::from_toml(
+            "[server.tls]\ncert = \"/a.pem\"\nkey = \"/k.pem\"\n",
+            "t",
+            vec![("SOCWALL_SERVER__TLS__CERT".into(), "/b.pem".into())],
+        )
+        .unwrap();
+        assert_eq!(s.server.tls.unwrap().cert, PathBuf::from("/b.pem"));
     }
 
     #[test]
@@ -1300,6 +1701,31 @@ mod tests {
     }
 
     #[test]
+    fn state_section() {
+        let s = load("").unwrap();
+        assert!(s.state.dir.is_none(), "no state unless asked for");
+        assert_eq!(s.state.snapshot_interval, Duration::from_secs(30));
+        let s = load("[state]\ndir = \"/var/lib/socwall\"\nsnapshot_interval = \"5s\"\n").unwrap();
+        assert_eq!(s.state.dir.as_deref(), Some(Path::new("/var/lib/socwall")));
+        assert_eq!(s.state.snapshot_interval, Duration::from_secs(5));
+        let e = load("[state]\nsnapshot_interval = \"10ms\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("state.snapshot_interval")),
+            "{e}"
+        );
+        let e = load("[state]\ndir = \"\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("state.dir"), "{e}");
+        let s = Settings::from_toml(
+            "",
+            "t",
+            vec![("SOCWALL_STATE__DIR".into(), "/tmp/s".into())],
+        )
+        .unwrap();
+        assert_eq!(s.state.dir.as_deref(), Some(Path::new("/tmp/s")));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
@@ -1308,10 +1734,183 @@ mod tests {
         assert_eq!(parse_duration("1y"), None);
     }
 
+    const GOOD: &str = "3f9c2a7be1d04c58a6f1";
+
+    #[test]
+    fn non_loopback_listen_needs_auth() {
+        let e = load("[server]\nlisten = \"0.0.0.0:8443\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("server.listen")),
+            "{e}"
+        );
+        assert!(
+            e.message.contains("[auth]") && e.message.contains("127.0.0.1"),
+            "{e}"
+        );
+        for ok in [
+            "127.0.0.1:9",
+            "127.8.9.1:9",
+            "[::1]:9",
+            "[::ffff:127.0.0.1]:9",
+        ] {
+            load(&format!("[server]\nlisten = \"{ok}\"\n")).unwrap();
+        }
+        let e = load("[server]\nlisten = \"[::]:8443\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.listen"));
+        // From the environment too (no line to point at, but the same key).
+        let e = Settings::from_toml(
+            "",
+            "t",
+            vec![("SOCWALL_SERVER__LISTEN".into(), "10.0.0.5:80".into())],
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.listen"), "{e}");
+        let s = load(&format!(
+            "[server]\nlisten = \"0.0.0.0:8443\"\n[auth]\ntokens = [ {{ name = \"wall-1\", token = \"{GOOD}\" }} ]\n"
+        ))
+        .unwrap();
+        let auth = s.auth.unwrap();
+        assert_eq!(auth.tokens[0].name, "wall-1");
+        assert_eq!(auth.tokens[0].token.expose(), GOOD);
+    }
+
+    #[test]
+    fn weak_or_malformed_tokens_are_refused_without_showing_them() {
+        let cases = [
+            ("short-token-123", "too short (15"),
+            ("aaaaaaaaaaaaaaaaaaaaaaaa", "too repetitive"),
+            ("abcdefghij klmnopqrs", "letters, digits"),
+            ("abcdefghij;klmnopqrs", "letters, digits"),
+        ];
+        for (token, why) in cases {
+            let text = format!(
+                "[auth]\ntokens = [\n  {{ name = \"wall-1\", token = \"{GOOD}\" }},\n  {{ name = \"lead\", token = \"{token}\" }},\n]\n"
+            );
+            let e = load(&text).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(4), Some("auth.tokens[1].token")),
+                "{e}"
+            );
+            assert!(e.message.contains(why), "{e}");
+            assert!(e.message.contains("openssl rand -hex 32"), "{e}");
+            assert!(!e.to_string().contains(token), "the token leaked: {e}");
+        }
+        // The same with [[auth.tokens]] tables.
+        let e = load("[[auth.tokens]]\nname = \"a\"\ntoken = \"x\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("auth.tokens[0].token")),
+            "{e}"
+        );
+        let e = load("[auth]\ntokens = []\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("auth.tokens")),
+            "{e}"
+        );
+        let e = load(&format!("[auth]\ntokens = [{{ token = \"{GOOD}\" }}]\n")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[0].name"), "{e}");
+        assert!(!e.to_string().contains(GOOD));
+        let dup = format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\" }}, {{ name = \"b\", token = \"{GOOD}\" }}]\n"
+        );
+        let e = load(&dup).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[1].token"), "{e}");
+        assert!(!e.to_string().contains(GOOD));
+        let e = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a b\", token = \"{GOOD}\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("auth.tokens[0].name"), "{e}");
+        // A secret written where a table belongs is not echoed in the type error.
+        let e = load(&format!("[auth]\ntokens = \"{GOOD}\"\n")).unwrap_err();
+        assert!(!e.to_string().contains(GOOD), "{e}");
+        let e = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\", tokn = 1 }}]\n"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("unknown"), "{e}");
+        // Debug output of the settings never shows a token.
+        let s = load(&format!(
+            "[auth]\ntokens = [{{ name = \"a\", token = \"{GOOD}\" }}]\n"
+        ))
+        .unwrap();
+        assert!(!format!("{s:?}").contains(GOOD));
+    }
+
+    #[test]
+    fn web_limits_framing_and_tls() {
+        let s = load("").unwrap();
+        assert_eq!(s.server.max_clients_per_address, 16);
+        assert_eq!(s.server.max_update_age, Duration::from_secs(10));
+        assert!(s.server.frame_ancestors.is_empty() && s.server.tls.is_none() && s.auth.is_none());
+        let s = load("[server]\nmax_clients_per_address = 2\nmax_update_age = \"3s\"\nframe_ancestors = [\"self\", \"https://portal.example.org\"]\n[server.tls]\ncert = \"/etc/socwall/cert.pem\"\nkey = \"/etc/socwall/key.pem\"\n").unwrap();
+        assert_eq!(s.server.max_clients_per_address, 2);
+        assert_eq!(s.server.max_update_age, Duration::from_secs(3));
+        assert_eq!(
+            s.server.frame_ancestors,
+            vec!["'self'", "https://portal.example.org"]
+        );
+        assert_eq!(
+            s.server.tls,
+            Some(TlsSettings {
+                cert: "/etc/socwall/cert.pem".into(),
+                key: "/etc/socwall/key.pem".into()
+            })
+        );
+        let e = load("[server]\nframe_ancestors = [\"*\"]\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("server.frame_ancestors")),
+            "{e}"
+        );
+        let e = load("[server.tls]\ncert = \"/c.pem\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some("server.tls.key")),
+            "{e}"
+        );
+        let e = load("[server]\nmax_update_age = \"500ms\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.max_update_age"), "{e}");
+        let e = load("[server]\nmax_clients_per_address = 0\n").unwrap_err();
+        assert_eq!(
+            e.key.as_deref(),
+            Some("server.max_clients_per_address"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn shipped_config_is_valid() {
         let text = include_str!("../config/socwall.toml");
         let s = load(text).unwrap();
         assert!(!s.sources.is_empty());
+        // Its commented [server.tls] and [auth] examples, switched on (with real tokens), are
+        // valid too, also on a public address.
+        let mut on = String::new();
+        for line in text.lines() {
+            let l = line
+                .strip_prefix("# ")
+                .filter(|l| {
+                    ["[server.tls]", "cert =", "key =", "[auth]", "tokens ="]
+                        .iter()
+                        .any(|p| l.starts_with(p))
+                })
+                .unwrap_or(line);
+            on.push_str(l);
+            on.push('\n');
+        }
+        let on = on
+            .replacen("\"...\"", "\"9f86d081884c7d659a2feaa0c55ad015\"", 1)
+            .replacen("\"...\"", "\"a3f1c9e2b47d58064c1e2f3a4b5c6d7e\"", 1)
+            .replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8443\"");
+        let s = load(&on).unwrap();
+        assert_eq!(s.auth.unwrap().tokens.len(), 2);
+        assert_eq!(
+            s.server.tls.unwrap().cert,
+            PathBuf::from("/etc/socwall/cert.pem")
+        );
     }
 }

@@ -24,8 +24,9 @@ use crate::hub::{self, Frame, HubStats, Published};
 use crate::listen::{ListenStats, netflow, syslog};
 use crate::parse::stage;
 use crate::shutdown;
-use crate::tail::{LineBatch, SourceSpec, TailOptions, TailStats, Tailer};
-use crate::time::now_micros;
+use crate::state::run::Persistence;
+use crate::tail::{LineBatch, SourceSpec, TailCheckpoint, TailOptions, TailStats, Tailer};
+use crate::time::{format_rfc3339_millis, now_micros};
 use crate::web::{self, AnomaliesRequest, SeriesRequest, WebState};
 
 /// Why the daemon could not run.
@@ -37,6 +38,11 @@ pub enum RunError {
     Tail(std::io::Error),
     #[error("{0}")]
     Listen(crate::listen::syslog::ListenError),
+    /// A non-loopback listener without `[auth]`: nothing is served.
+    #[error("{}", crate::config::unprotected_message(*.0))]
+    Unprotected(std::net::SocketAddr),
+    #[error("TLS: {0}")]
+    Tls(#[from] web::tls::TlsError),
 }
 
 /// Batches in flight between stages. Small: each batch holds up to ~64 KiB of lines.
@@ -53,6 +59,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let started = Instant::now();
+    // Checked on the socket actually bound, whatever the settings say: only loopback goes without
+    // viewer tokens.
+    if settings.auth.is_none()
+        && let Ok(addr) = listener.local_addr()
+        && !addr.ip().to_canonical().is_loopback()
+    {
+        return Err(RunError::Unprotected(addr));
+    }
+    let tls = settings
+        .server
+        .tls
+        .as_ref()
+        .map(web::tls::Tls::load)
+        .transpose()?;
     // Tolerant: a broken file in the dashboards directory is logged and skipped (`socwall check`
     // reports it strictly); only a missing default dashboard stops the start.
     let dashboards = Dashboards::load_tolerant(
@@ -116,8 +136,29 @@ pub async fn run(
         max_open_files: settings.tail.max_open_files,
         ..TailOptions::default()
     };
-    let tailer = Tailer::spawn(specs, tail_options, lines_tx).map_err(RunError::Tail)?;
+    // State from the last run: file positions and the counts that go with them (src/state).
+    let (persistence, restored) = Persistence::open(&settings.state, &specs);
+    let tailer =
+        Tailer::resume(specs, tail_options, lines_tx, restored.tail).map_err(RunError::Tail)?;
     let tail_stats = tailer.stats();
+    if persistence.is_some() {
+        // Each request makes the tailer send a checkpoint marker down the pipeline; the
+        // aggregator saves the state when the marker reaches it (see state::run).
+        let trigger = tailer.checkpoint_trigger();
+        let mut stop = stop.clone();
+        let every = settings.state.snapshot_interval;
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => trigger.request(),
+                    _ = stop.wait() => break,
+                }
+            }
+        });
+    }
+    let (final_checkpoint_tx, final_checkpoint_rx) = tokio::sync::oneshot::channel();
 
     // parse → aggregate
     let (events_tx, events_rx) = mpsc::channel::<EventBatch>(EVENT_BATCHES);
@@ -154,22 +195,16 @@ pub async fn run(
     for w in &settings.site.warnings {
         tracing::warn!("{w}");
     }
-    let agg_settings = AggregateSettings {
-        top_n: settings.aggregate.top_n,
-        context: settings.site.context(),
-        detect: settings.detect.clone(),
-        internal_networks: settings.site.internal.clone(),
-        learning: settings.aggregate.learning,
-        sources: settings
-            .sources
-            .iter()
-            .map(|s| AggSource {
-                name: s.name.clone(),
-                quiet_after: s.quiet_after,
-                silent_after: s.silent_after,
-            })
-            .collect(),
-    };
+    let sources = settings
+        .sources
+        .iter()
+        .map(|s| AggSource {
+            name: s.name.clone(),
+            quiet_after: s.quiet_after,
+            silent_after: s.silent_after,
+        })
+        .collect();
+    let agg_settings = aggregate_settings(&settings, sources);
     let (publish_tx, publish_rx) = mpsc::channel(2);
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
@@ -186,8 +221,12 @@ pub async fn run(
         ))
     });
     let n_sources = settings.sources.len();
+    let mut aggregator = Aggregator::new(agg_settings, now_micros());
+    if let Some(a) = restored.aggregate {
+        aggregator.restore(a);
+    }
     let agg_task = tokio::spawn(aggregate_loop(
-        Aggregator::new(agg_settings, now_micros()),
+        aggregator,
         events_rx,
         series_rx,
         anomalies_rx,
@@ -198,6 +237,8 @@ pub async fn run(
         n_sources,
         settings.server.update_interval,
         stop.clone(),
+        persistence,
+        final_checkpoint_rx,
     ));
     let hub_task = tokio::spawn(hub::run(publish_rx, frames_tx, stats.clone()));
 
@@ -223,14 +264,28 @@ pub async fn run(
         started,
         listen: listen_stats.clone(),
         wall: settings.wall.json(),
+        auth: settings.auth.as_ref().map(web::auth::Tokens::new),
+        clients_by_addr: Default::default(),
+        counters: Default::default(),
     });
-    tracing::info!(addr = ?listener.local_addr().ok(), sources = n_sources, "socwall serving");
-    web::serve(listener, state).await;
+    tracing::info!(
+        addr = ?listener.local_addr().ok(),
+        sources = n_sources,
+        tls = tls.is_some(),
+        viewer_tokens = settings.auth.as_ref().map_or(0, |a| a.tokens.len()),
+        "socwall serving"
+    );
+    web::serve(listener, state, tls).await;
 
     // Orderly stop: the tailer first (it flushes complete lines), then the stages drain in order
     // as each one's input channel closes.
     trigger.fire();
-    let _ = tokio::task::spawn_blocking(move || tailer.stop()).await;
+    let final_checkpoint = tokio::task::spawn_blocking(move || tailer.stop_for_resume())
+        .await
+        .ok()
+        .flatten();
+    // The aggregator saves it with its final counts once it has drained every line.
+    let _ = final_checkpoint_tx.send(final_checkpoint);
     for l in listeners {
         let _ = l.await;
     }
@@ -325,6 +380,18 @@ async fn watch_dashboards(
     }
 }
 
+/// The aggregator's and detectors' settings from the config (shared with `socwall replay`).
+pub fn aggregate_settings(settings: &Settings, sources: Vec<AggSource>) -> AggregateSettings {
+    AggregateSettings {
+        top_n: settings.aggregate.top_n,
+        context: settings.site.context(),
+        detect: settings.detect.clone(),
+        internal_networks: settings.site.internal.clone(),
+        learning: settings.aggregate.learning,
+        sources,
+    }
+}
+
 /// The aggregator's task: the only owner of the aggregate state.
 #[allow(clippy::too_many_arguments)]
 async fn aggregate_loop(
@@ -345,6 +412,8 @@ async fn aggregate_loop(
     n_sources: usize,
     tick: Duration,
     stop: shutdown::Shutdown,
+    mut persistence: Option<Persistence>,
+    final_checkpoint: tokio::sync::oneshot::Receiver<Option<TailCheckpoint>>,
 ) {
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -359,7 +428,16 @@ async fn aggregate_loop(
             // and the tick still fires between batches.
             biased;
             batch = events.recv(), if inputs_open => match batch {
-                Some(b) => {
+                Some(mut b) => {
+                    if let Some(cp) = b.checkpoint.take() {
+                        // Everything before the marker is counted, nothing after it: save.
+                        if let Some(p) = &persistence {
+                            p.checkpoint(&cp, &agg);
+                        }
+                        if b.lines == 0 && b.records.is_empty() {
+                            continue;
+                        }
+                    }
                     tracing::trace!(source = b.source, records = b.records.len(), "ingest");
                     agg.ingest(&b, now_micros())
                 }
@@ -372,6 +450,10 @@ async fn aggregate_loop(
                     // kind reports zero for an id that is not its own.
                     let t = tail.source(id as u16);
                     agg.set_tail_info(id as u16, t.files_open + listen.connections(id as u16), t.lag_bytes);
+                    agg.set_io_error(id as u16, tail.issue(id as u16).map(io_error_out));
+                }
+                if let Some(h) = persistence.as_mut().and_then(Persistence::health_changed) {
+                    agg.set_state_health(Some(h));
                 }
                 seq += 1;
                 // Detectors evaluate every second even when nothing arrives (silence, decay).
@@ -427,6 +509,13 @@ async fn aggregate_loop(
                 None => contexts_open = false,
             },
         }
+    }
+    // Every line the tailer sent before stopping is counted now: save its final positions
+    // with these counts.
+    if let Some(p) = persistence {
+        let cp = final_checkpoint.await.ok().flatten();
+        let save = p.finish(cp, &agg);
+        let _ = tokio::task::spawn_blocking(move || save.run()).await;
     }
 }
 
@@ -500,5 +589,19 @@ async fn reload_loop(
                 stats.config_reload_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// A tailer problem as feed health shows it.
+fn io_error_out(i: crate::tail::TailIssue) -> crate::aggregate::IoErrorOut {
+    let since = i
+        .since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    crate::aggregate::IoErrorOut {
+        since: format_rfc3339_millis(since).to_string(),
+        op: i.op,
+        path: i.path.display().to_string(),
+        error: i.error,
     }
 }

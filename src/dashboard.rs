@@ -555,6 +555,7 @@ fn check_options(
             one_of(loc, w, i, "series", TODAY)?;
         }
         "graph" | "parallel" => int_in(loc, w, i, "n", (2, 50))?,
+        "anomalies" => int_in(loc, w, i, "n", (1, 50))?,
         "feeds" => int_in(loc, w, i, "max_rows", (1, 32))?,
         "text" => {
             if let Some(v) = w.get("text") {

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::{Input, Settings, SourceSettings};
+use crate::event::Micros;
 use crate::parse::{Format, FormatSpec};
 use crate::tail::StartAt;
 use crate::time::now_micros;
@@ -62,6 +63,13 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
     ];
     // A short learning period so "first seen" shows something during a demo.
     s.aggregate.learning = Duration::from_secs(60);
+    // State next to the demo's own logs: a temp dir by default, so two demos never share it;
+    // with --dir, a restarted demo resumes where it stopped.
+    s.state.dir = Some(dir.join("state"));
+    s.detect.first_seen.host.learning_s = 60;
+    s.detect.first_seen.service.learning_s = 60;
+    // The branch feed goes quiet for 80 s of every cycle: call that silence.
+    s.detect.feeds.min_silence_s = 30;
     s
 }
 
@@ -92,7 +100,7 @@ pub fn spawn(opts: Options, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>>
                 carry += f64::from(opts.rate) * tick.as_secs_f64();
                 let n = carry as u32;
                 carry -= f64::from(n);
-                if let Err(e) = g.tick(t, n, opts.rotate_bytes) {
+                if let Err(e) = g.tick(now_micros(), t, n, opts.rotate_bytes) {
                     tracing::warn!(error = %e, "demo generator could not write");
                 }
                 next += tick;
@@ -104,6 +112,38 @@ pub fn spawn(opts: Options, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<()>>
                 }
             }
         })
+}
+
+/// Writes the demo's logs for `duration` of simulated time from `start` (event time, 50 ms
+/// ticks, no rotation, nothing waited for) into `dir`: what `socwall demo` would have written
+/// live, for `socwall replay` and the tests that check the demo's incidents reach the wall.
+pub fn write_simulated(
+    dir: &Path,
+    rate: u32,
+    cycle: Duration,
+    seed: u64,
+    start: Micros,
+    duration: Duration,
+) -> io::Result<()> {
+    let mut g = Generator::new(&Options {
+        dir: dir.to_path_buf(),
+        rate,
+        cycle,
+        seed,
+        rotate_bytes: u64::MAX,
+    })?;
+    let tick = 50_000i64;
+    let ticks = i64::try_from(duration.as_micros()).unwrap_or(i64::MAX) / tick;
+    let mut carry = 0.0f64;
+    for k in 0..ticks {
+        let elapsed = (k * tick) as f64 / 1e6;
+        let t = elapsed % cycle.as_secs_f64();
+        carry += f64::from(rate) * 0.05;
+        let n = carry as u32;
+        carry -= f64::from(n);
+        g.tick(start + k * tick, t, n, u64::MAX)?;
+    }
+    Ok(())
 }
 
 struct Feed {
@@ -156,6 +196,11 @@ const EXTERNAL_RESOLVERS: &[Ipv4Addr] = &[
     Ipv4Addr::new(192, 0, 2, 153),
     Ipv4Addr::new(198, 51, 100, 153),
     Ipv4Addr::new(203, 0, 113, 153),
+];
+const MAIL_RELAYS: &[Ipv4Addr] = &[
+    Ipv4Addr::new(192, 0, 2, 25),
+    Ipv4Addr::new(198, 51, 100, 25),
+    Ipv4Addr::new(203, 0, 113, 25),
 ];
 const QNAMES: &[&str] = &[
     "example.com",
@@ -218,17 +263,17 @@ impl Generator {
         Ipv4Addr::new(10, 0, 3 + self.below(3) as u8, 10 + self.below(60) as u8)
     }
 
-    fn tick(&mut self, t: f64, n: u32, rotate: u64) -> io::Result<()> {
-        let now = now_micros();
+    /// Writes one 50 ms tick: `now` is the lines' time, `t` the position in the cycle (s).
+    fn tick(&mut self, now: Micros, t: f64, n: u32, rotate: u64) -> io::Result<()> {
         let stamp = syslog_stamp(now);
         let precise = precise_stamp(now);
         let branch_quiet = (180.0..260.0).contains(&t);
         for _ in 0..n {
             match self.below(10) {
                 0..=4 => self.edge_background(&stamp, &precise)?,
-                5..=7 => self.core_background(&stamp)?,
+                5..=7 => self.core_background(&stamp, now)?,
                 _ if !branch_quiet => self.branch_background(&stamp)?,
-                _ => self.core_background(&stamp)?,
+                _ => self.core_background(&stamp, now)?,
             }
         }
         // DNS from one fixed source port, ~2 queries/s: BIND 9.1's missing port randomisation.
@@ -326,12 +371,13 @@ impl Generator {
         }
     }
 
-    fn core_background(&mut self, stamp: &str) -> io::Result<()> {
+    fn core_background(&mut self, stamp: &str, now: Micros) -> io::Result<()> {
         let (verdict, src, dst, port) = if self.below(4) == 0 {
+            // Admin ports of the three jump hosts, tried and refused now and then.
             (
                 "BLOCK",
                 self.user_ip(),
-                Ipv4Addr::new(10, 0, 1, 5 + self.below(20) as u8),
+                Ipv4Addr::new(10, 0, 1, 5 + self.below(3) as u8),
                 *self.pick(&[22u16, 3389, 5432, 6379]),
             )
         } else {
@@ -345,7 +391,7 @@ impl Generator {
         let len = 60 + self.below(1400);
         let line = format!(
             "{stamp} core-1 kernel: [{}] [UFW {verdict}] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC={src} DST={dst} LEN={len} TOS=0x00 PREC=0x00 TTL=64 ID={} DF PROTO=TCP SPT={} DPT={port} WINDOW=64240 RES=0x00 SYN URGP=0",
-            uptime_stamp(),
+            uptime_stamp(now),
             self.below(65535),
             32768 + self.below(28000)
         );
@@ -355,14 +401,21 @@ impl Generator {
     fn branch_background(&mut self, stamp: &str) -> io::Result<()> {
         let deny = self.below(3) == 0;
         let src = Ipv4Addr::new(10, 20, 0, 10 + self.below(40) as u8);
-        let dst = self.internet_ip();
-        let (proto, extra) = if self.below(4) == 0 {
+        // DNS to the branch's two resolvers; blocked mail to the provider's three relays (not a
+        // spread over the internet, which a scan detector would rightly flag).
+        let (dst, proto, extra) = if self.below(4) == 0 {
             (
+                EXTERNAL_RESOLVERS[self.below(2) as usize],
                 "UDP",
                 format!("SPT={} DPT=53 LEN=48", 1024 + self.below(60000)),
             )
         } else {
             (
+                if deny {
+                    *self.pick(MAIL_RELAYS)
+                } else {
+                    self.internet_ip()
+                },
                 "TCP",
                 format!(
                     "SPT={} DPT={} WINDOW=64240 RES=0x00 SYN URGP=0",
@@ -371,6 +424,7 @@ impl Generator {
                 ),
             )
         };
+        let deny = deny && proto == "TCP";
         let prefix = if deny {
             "Shorewall:loc2net:REJECT:"
         } else {
@@ -385,13 +439,13 @@ impl Generator {
     }
 }
 
-fn uptime_stamp() -> String {
-    let up = now_micros() / 1000;
+fn uptime_stamp(now: Micros) -> String {
+    let up = now / 1000;
     format!("{:>5}.{:06}", (up / 1000) % 100_000, (up % 1000) * 1000)
 }
 
 /// `Nov 24 03:40:01`, BSD syslog style (UTC).
-fn syslog_stamp(micros: i64) -> String {
+pub(crate) fn syslog_stamp(micros: i64) -> String {
     let s = crate::time::format_rfc3339(micros).to_string(); // 2026-11-24T03:40:01.123456Z
     let month: usize = s[5..7].parse().unwrap_or(1);
     const M: [&str; 12] = [
@@ -402,7 +456,7 @@ fn syslog_stamp(micros: i64) -> String {
 }
 
 /// `Nov 24 03:40:01.123456`, tcpdump's `-tttt`-less pflog style.
-fn precise_stamp(micros: i64) -> String {
+pub(crate) fn precise_stamp(micros: i64) -> String {
     let s = crate::time::format_rfc3339(micros).to_string();
     format!("{}{}", syslog_stamp(micros), &s[19..26])
 }

@@ -5,7 +5,10 @@
 //! [`aggregate`] (rolling windows, top-N, feed health; one owner, no locks, which also owns the
 //! [`detect`] engine's anomalies) → [`hub`] (serialise
 //! once per tick) → [`web`] (HTTP API, WebSocket fan-out, the embedded wall page).
-//! [`daemon`] wires them; [`shutdown`] stops them in order.
+//! [`daemon`] wires them; [`shutdown`] stops them in order; [`state`] saves and restores what
+//! must survive a restart (file positions with the counts that go with them). [`replay`] drives
+//! the same parse → aggregate → detect path on event time from old logs; [`scenario`] generates
+//! labelled logs for it.
 
 pub mod aggregate;
 pub mod bench;
@@ -19,7 +22,10 @@ pub mod event;
 pub mod hub;
 pub mod listen;
 pub mod parse;
+pub mod replay;
+pub mod scenario;
 pub mod shutdown;
+pub mod state;
 pub mod tail;
 pub mod time;
 pub mod web;

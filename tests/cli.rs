@@ -59,6 +59,18 @@ fn check_names_file_line_and_key() {
             ":2: `tail.max_line_bytes`: has the wrong type",
         ),
         ("[server\nlisten = 1\n", ":1: not valid TOML"),
+        (
+            "[server]\nlisten = \"0.0.0.0:8443\"\n",
+            ":2: `server.listen`: refusing to serve the wall on 0.0.0.0:8443 without [auth]",
+        ),
+        (
+            "[auth]\ntokens = [\n  { name = \"wall-1\", token = \"tooshort\" },\n]\n",
+            ":3: `auth.tokens[0].token`: the token of `wall-1` is too short (8 characters; at least 16)",
+        ),
+        (
+            "[server.tls]\ncert = \"/nonexistent/socwall-cert.pem\"\nkey = \"/nonexistent/socwall-key.pem\"\n",
+            ":2: `server.tls.cert`: cannot read /nonexistent/socwall-cert.pem",
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let path = write(dir.path(), &format!("bad{i}.toml"), text);
@@ -132,6 +144,13 @@ fn exit_codes() {
             .code(),
         Some(2)
     );
+    // The demo has no tokens: loopback only, refused before anything is written or bound.
+    let out = socwall()
+        .args(["demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serves on loopback only"));
     let out = socwall()
         .args(["run", "--config", "/nonexistent/socwall.toml"])
         .output()

@@ -697,3 +697,235 @@ fn stop_without_runtime_and_without_files() {
         "stop must not wait for the rescan timer"
     );
 }
+
+#[tokio::test]
+async fn max_open_files_caps_fds_reports_it_and_opens_the_rest_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    // Oldest first (mtime order decides which are left out: the oldest).
+    for (i, name) in ["a.log", "b.log", "c.log"].iter().enumerate() {
+        fs::write(p(name), format!("{name} old\n")).unwrap();
+        let t = std::time::SystemTime::now() - Duration::from_secs(30 - 10 * i as u64);
+        fs::File::options()
+            .write(true)
+            .open(p(name))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+    let options = TailOptions {
+        max_open_files: 2,
+        ..opts()
+    };
+    let (t, mut out) = start(vec![spec(1, &p("*.log"), StartAt::End)], options);
+    wait_open(&t, 1, 2).await;
+    let st = t.stats();
+    wait_until("the cap reported on feed health", || {
+        st.issue(1).is_some_and(|i| i.op == "max_open_files")
+    })
+    .await;
+    let issue = st.issue(1).unwrap();
+    assert_eq!(issue.path, p("a.log"), "the oldest file waits");
+    assert!(issue.error.contains("max_open_files = 2"), "{issue:?}");
+    append(&p("c.log"), b"c new\n");
+    assert_eq!(out.take(1).await, s(&["c new"]));
+    // Room again: a.log is opened on a later rescan and read from its start (it was never
+    // read; start_at applies to the first scan only), and the problem clears.
+    fs::remove_file(p("b.log")).unwrap();
+    assert_eq!(out.take(1).await, s(&["a.log old"]));
+    wait_until("the cap problem to clear", || st.issue(1).is_none()).await;
+    wait_open(&t, 1, 2).await;
+    out.assert_quiet().await;
+    t.stop();
+}
+
+/// True when this process can read a file whatever its mode (root, CAP_DAC_OVERRIDE).
+fn permissions_are_bypassed(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = dir.join("probe");
+    fs::write(&probe, b"x").unwrap();
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o000)).unwrap();
+    let readable = fs::File::open(&probe).is_ok();
+    fs::remove_file(&probe).unwrap();
+    readable
+}
+
+#[tokio::test]
+async fn unreadable_file_is_reported_and_recovers_when_fixed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    // A symlink loop cannot be opened by anyone, root included (ELOOP).
+    std::os::unix::fs::symlink(&log, &log).unwrap();
+    let (t, mut out) = start(vec![spec(1, &log, StartAt::End)], opts());
+    let st = t.stats();
+    wait_until("the problem on feed health", || st.issue(1).is_some()).await;
+    let issue = st.issue(1).unwrap();
+    assert_eq!((issue.op, &issue.path), ("stat", &log), "{issue:?}");
+    assert!(issue.error.contains("symbolic links"), "{issue:?}");
+    // Fixed: a real file takes the name; it appeared after the first scan, so it is read from
+    // its start, and the problem clears.
+    fs::remove_file(&log).unwrap();
+    fs::write(&log, b"one\n").unwrap();
+    assert_eq!(out.take(1).await, s(&["one"]));
+    wait_until("the problem to clear", || st.issue(1).is_none()).await;
+
+    if permissions_are_bypassed(dir.path()) {
+        eprintln!("running with permission override (root): chmod 000 part not exercised");
+    } else {
+        let other = dir.path().join("other.log");
+        fs::write(&other, b"hidden\n").unwrap();
+        fs::set_permissions(&other, fs::Permissions::from_mode(0o000)).unwrap();
+        let t2 = Tailer::spawn(
+            vec![spec(2, &other, StartAt::Beginning)],
+            opts(),
+            channel(16).0,
+        )
+        .unwrap();
+        let st2 = t2.stats();
+        wait_until("permission denied on feed health", || {
+            st2.issue(2).is_some_and(|i| i.op == "open")
+        })
+        .await;
+        fs::set_permissions(&other, fs::Permissions::from_mode(0o644)).unwrap();
+        wait_until("the permission problem to clear", || st2.issue(2).is_none()).await;
+        t2.stop();
+    }
+    out.assert_quiet().await;
+    t.stop();
+}
+
+/// Receives until a checkpoint marker arrives; returns the lines before it and the marker.
+async fn take_until_marker(out: &mut Out) -> (Vec<String>, socwall::tail::TailCheckpoint) {
+    let end = Instant::now() + DEADLINE;
+    let mut lines = Vec::new();
+    loop {
+        let b = tokio::time::timeout(end.saturating_duration_since(Instant::now()), out.rx.recv())
+            .await
+            .expect("timed out waiting for a checkpoint marker")
+            .expect("closed");
+        let empty = b.is_empty();
+        if let Some(cp) = b.checkpoint {
+            assert!(empty, "a marker carries no lines");
+            return (lines, *cp);
+        }
+        lines.extend(b.lines().map(|l| String::from_utf8(l.to_vec()).unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn checkpoint_marker_covers_exactly_the_lines_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    fs::write(&log, b"").unwrap();
+    let (t, mut out) = start(vec![spec(1, &log, StartAt::End)], opts());
+    wait_open(&t, 1, 1).await;
+    let trigger = t.checkpoint_trigger();
+    let mut before = Vec::new();
+    for round in 0..20 {
+        append(&log, format!("line {round}\npart").as_bytes());
+        append(&log, format!("ial {round}\n").as_bytes());
+        trigger.request();
+        let (lines, cp) = take_until_marker(&mut out).await;
+        before.extend(lines);
+        // The position is the end of exactly the lines delivered so far.
+        let bytes: u64 = before.iter().map(|l| l.len() as u64 + 1).sum();
+        assert_eq!(cp.files.len(), 1);
+        assert_eq!(cp.files[0].offset, bytes, "round {round}: {before:?}");
+        assert_eq!(cp.sources, vec![1]);
+    }
+    assert_eq!(t.stats().checkpoints(), 20);
+    t.stop();
+}
+
+#[tokio::test]
+async fn resume_drains_a_file_rotated_away_while_stopped_then_reads_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    fs::write(&log, b"").unwrap();
+    // Glob for the live name only: nothing but the checkpoint leads back to the old file.
+    let (t, mut out) = start(vec![spec(1, &log, StartAt::End)], opts());
+    wait_open(&t, 1, 1).await;
+    append(&log, b"a\nb\n");
+    assert_eq!(out.take(2).await, s(&["a", "b"]));
+    let cp = t.stop_for_resume().unwrap();
+    assert_eq!(cp.files.len(), 1);
+    // While stopped: more lines, rotation by rename, a late write to the rotated file, and
+    // the new file with lines of its own.
+    append(&log, b"c\n");
+    fs::rename(&log, dir.path().join("fw.log.1")).unwrap();
+    append(&dir.path().join("fw.log.1"), b"late\n");
+    append(&log, b"new 1\nnew 2\n");
+    let (tx, rx) = channel(16);
+    let t = Tailer::resume(vec![spec(1, &log, StartAt::End)], opts(), tx, cp).unwrap();
+    let mut out = Out::new(rx);
+    // Old file first (from its position), then the new one from its start (start_at End
+    // does not apply to a file that appeared while stopped).
+    assert_eq!(out.take(4).await, s(&["c", "late", "new 1", "new 2"]));
+    // The rotated file is closed once drained (it is out of the glob).
+    wait_open(&t, 1, 1).await;
+    out.assert_quiet().await;
+    t.stop();
+}
+
+#[tokio::test]
+async fn resume_keeps_start_at_for_old_unknown_files_but_reads_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    fs::write(p("old.log"), b"old content\n").unwrap();
+    let pattern = p("*.log");
+    // A source the checkpoint covers and a source it does not (new in the configuration).
+    let (t, mut out) = start(vec![spec(1, &pattern, StartAt::End)], opts());
+    wait_open(&t, 1, 1).await;
+    append(&p("old.log"), b"seen\n");
+    assert_eq!(out.take(1).await, s(&["seen"]));
+    let cp = t.stop_for_resume().unwrap();
+    fs::write(p("new.log"), b"made while stopped\n").unwrap();
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("x.log"), b"before the source existed\n").unwrap();
+    let (tx, rx) = channel(16);
+    let t = Tailer::resume(
+        vec![
+            spec(1, &pattern, StartAt::End),
+            spec(2, &other.join("*.log"), StartAt::End),
+        ],
+        opts(),
+        tx,
+        cp,
+    )
+    .unwrap();
+    let mut out = Out::new(rx);
+    assert_eq!(out.take(1).await, s(&["made while stopped"]));
+    wait_open(&t, 2, 1).await;
+    out.assert_quiet().await;
+    append(&other.join("x.log"), b"after\n");
+    assert_eq!(out.take(1).await, s(&["after"]));
+    t.stop();
+}
+
+#[tokio::test]
+async fn stopping_right_after_resume_hands_the_positions_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    fs::write(&log, b"a\n").unwrap();
+    let (t, mut out) = start(vec![spec(1, &log, StartAt::Beginning)], opts());
+    assert_eq!(out.take(1).await, s(&["a"]));
+    let mut cp = t.stop_for_resume().unwrap();
+    // Restart and stop at once, a few times: whether or not a scan ran in between, the
+    // positions must survive, or the next start would read "a" again.
+    for _ in 0..5 {
+        let (tx, _rx) = channel(16);
+        let t = Tailer::resume(vec![spec(1, &log, StartAt::Beginning)], opts(), tx, cp).unwrap();
+        cp = t.stop_for_resume().unwrap();
+        assert_eq!(cp.files.len(), 1, "{cp:?}");
+        assert_eq!(cp.files[0].offset, 2);
+    }
+    append(&log, b"b\n");
+    let (tx, rx) = channel(16);
+    let t = Tailer::resume(vec![spec(1, &log, StartAt::Beginning)], opts(), tx, cp).unwrap();
+    let mut out = Out::new(rx);
+    assert_eq!(out.take(1).await, s(&["b"]));
+    out.assert_quiet().await;
+    t.stop();
+}

@@ -134,3 +134,98 @@ async fn real_daemon_drives_the_wall_page() {
     assert!(csp.is_empty(), "CSP violations: {csp:?}");
     d.stop().await;
 }
+
+/// The kiosk flow with `[auth]`, in a real browser against the real daemon: the wall is opened once
+/// with `?token=`, lands on the URL without it, runs on the HttpOnly cookie (invisible to scripts),
+/// says NOT AUTHORISED when its token is removed from the config, and recovers by itself when the
+/// token is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_signs_in_with_a_token_and_shows_when_it_is_revoked() {
+    if !Browser::available_or_skip() {
+        return;
+    }
+    const WALL: &str = "wall1-3f9c2a7be1d04c58a6f1";
+    const LEAD: &str = "lead-9b8e7d6c5b4a39281706";
+    let auth = |tokens: &[(&str, &str)]| {
+        let list: Vec<String> = tokens
+            .iter()
+            .map(|(n, t)| format!("{{ name = \"{n}\", token = \"{t}\" }}"))
+            .collect();
+        format!("[auth]\ntokens = [{}]\n", list.join(", "))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kern.log"), "").unwrap();
+    let with_wall = auth(&[("wall-1", WALL), ("shift-lead", LEAD)]);
+    let d = Daemon::start_config(dir.path(), "127.0.0.1:0", "edge", "", &with_wall).await;
+    let addr = d.addr;
+
+    let b = Browser::launch(1280, 720).await.expect("launch chromium");
+    b.navigate(&format!("http://{addr}/d/soc-wall?kiosk&token={WALL}"))
+        .await
+        .expect("navigate");
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("first snapshot rendered with the cookie");
+    assert_eq!(
+        b.eval("location.pathname + location.search").await.unwrap(),
+        "/d/soc-wall?kiosk",
+        "the token is gone from the address bar"
+    );
+    assert_eq!(b.eval("document.cookie").await.unwrap(), "", "HttpOnly");
+    append(&dir.path().join("kern.log"), DENIED);
+    b.wait_for(
+        "socwall.state.totals && socwall.state.totals.events === 3",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("events reach the page over the cookie-authenticated socket");
+    assert_eq!(b.eval(BANNER).await.unwrap(), "");
+
+    // wall-1 is removed from the config and the daemon restarts on the same address.
+    d.stop().await;
+    let d = Daemon::start_config(
+        dir.path(),
+        &addr.to_string(),
+        "edge",
+        "",
+        &auth(&[("shift-lead", LEAD)]),
+    )
+    .await;
+    let text = b
+        .wait_for(
+            "(() => { const t = document.getElementById('banner').textContent; return t.startsWith('NOT AUTHORISED') && t; })()",
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("NOT AUTHORISED banner");
+    assert!(text.as_str().unwrap().contains("?token="), "{text}");
+    assert_eq!(
+        b.eval("document.getElementById('conn-text').textContent")
+            .await
+            .unwrap(),
+        "not authorised"
+    );
+
+    // The token is back: the page, still retrying, recovers without a reload.
+    d.stop().await;
+    let d = Daemon::start_config(dir.path(), &addr.to_string(), "edge", "", &with_wall).await;
+    b.wait_for(
+        "!socwall.stale && document.getElementById('banner').hidden",
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("recovered once the token was configured again");
+
+    let errors = b.js_errors();
+    assert!(errors.is_empty(), "JS errors: {errors:?}");
+    let csp: Vec<String> = b
+        .log_entries()
+        .into_iter()
+        .filter(|l| l.contains("Content Security Policy"))
+        .collect();
+    assert!(csp.is_empty(), "CSP violations: {csp:?}");
+    d.stop().await;
+}

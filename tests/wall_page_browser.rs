@@ -11,7 +11,7 @@ mod cdp;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cdp::Browser;
@@ -106,22 +106,38 @@ fn snapshot(end: u64) -> Value {
         "protocols": [{"key": "tcp", "count": 1, "bytes": 1}],
         "topn": {"1m": window, "5m": window, "15m": window, "1h": window},
         "first_seen": {"learning": true, "dport": [], "host": []},
+        "anomalies": [anomaly("port_scan-1", "port_scan", 85, "203.0.113.66", "203.0.113.66 probed 1024 ports of 10.0.1.20 in 60 s"),
+                      anomaly("watchlist_hit-2", "watchlist_hit", 45, "<img src=x onerror=alert(1)>", "reached <b>listed</b> address")],
         "sources": [src("fw-edge-01", "ok", 300), src("core-nft", "quiet", 47_000),
                     src("dmz-<b>asa</b>", "silent", 1_260_000)]
     })
 }
 
-/// The stand-in server. `ws_up` false → `/ws` answers 503; `kick` drops every open socket.
+fn anomaly(id: &str, kind: &str, severity: u8, entity: &str, summary: &str) -> Value {
+    json!({"id": id, "kind": kind, "severity": severity, "peak_severity": severity, "entity": entity,
+           "zone": "external", "summary": summary, "first_seen": now_iso(), "last_seen": now_iso(),
+           "count": 3, "evidence": {}})
+}
+
+/// The stand-in server. `ws_up` false → `/ws` answers 503; `kick` drops every open socket;
+/// `auth` says how a socket is refused for want of credentials ([`AUTH_OK`], [`AUTH_401`]: `/ws`
+/// and the probe route answer 401, [`AUTH_4401`]: `/ws` upgrades and closes with 4401).
 struct Fake {
     base: String,
     ws_up: Arc<AtomicBool>,
+    auth: Arc<AtomicU8>,
     kick: watch::Sender<u64>,
 }
+
+const AUTH_OK: u8 = 0;
+const AUTH_401: u8 = 1;
+const AUTH_4401: u8 = 2;
 
 async fn start_fake() -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let ws_up = Arc::new(AtomicBool::new(true));
+    let auth = Arc::new(AtomicU8::new(AUTH_OK));
     let (kick, kick_rx) = watch::channel(0u64);
     let toml = std::fs::read_to_string(root().join("dashboards/soc-wall.toml")).unwrap();
     let dash: Value = config::Config::builder()
@@ -132,18 +148,25 @@ async fn start_fake() -> Fake {
         .unwrap();
     let dash = Arc::new(dash.to_string());
     let up = ws_up.clone();
+    let auth_mode = auth.clone();
     tokio::spawn(async move {
         loop {
             let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
             let (dash, up, kick_rx) = (dash.clone(), up.clone(), kick_rx.clone());
+            let mode = auth_mode.load(Ordering::SeqCst);
             tokio::spawn(async move {
-                let _ = handle(sock, &dash, &up, kick_rx).await;
+                let _ = handle(sock, &dash, &up, mode, kick_rx).await;
             });
         }
     });
-    Fake { base, ws_up, kick }
+    Fake {
+        base,
+        ws_up,
+        auth,
+        kick,
+    }
 }
 
 async fn respond(
@@ -165,6 +188,7 @@ async fn handle(
     sock: TcpStream,
     dash: &str,
     ws_up: &AtomicBool,
+    auth: u8,
     mut kick: watch::Receiver<u64>,
 ) -> anyhow::Result<()> {
     // Peek at the request head so a WebSocket upgrade can still be handed to tungstenite whole.
@@ -192,7 +216,19 @@ async fn handle(
         if !ws_up.load(Ordering::SeqCst) {
             return Ok(respond(sock, "503 Service Unavailable", "text/plain", b"down").await?);
         }
+        if auth == AUTH_401 {
+            return Ok(respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?);
+        }
         let mut ws = tokio_tungstenite::accept_async(sock).await?;
+        if auth == AUTH_4401 {
+            use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+            let frame = CloseFrame {
+                code: CloseCode::from(4401),
+                reason: "unauthorised".into(),
+            };
+            let _ = ws.close(Some(frame)).await;
+            return Ok(());
+        }
         kick.borrow_and_update();
         let mut end = now_s();
         let hello = json!({"type": "hello", "protocol": 1, "server": "socwall test", "server_time": now_iso(),
@@ -211,6 +247,29 @@ async fn handle(
                              "series": {"step_s": 1, "end": end, "events": vec![77; 10], "allowed": vec![70; 10],
                                         "denied": vec![7; 10], "bytes": vec![0; 10], "distinct_src": vec![3000; 10]}});
             ws.send(Message::text(upd.to_string())).await?;
+            // One anomaly opens, then the most severe one closes (`anomaly` change messages).
+            let change = match seq {
+                3 => Some((
+                    "open",
+                    anomaly(
+                        "beaconing-3",
+                        "beaconing",
+                        65,
+                        "10.0.4.77 → 198.51.100.77",
+                        "every 60 s ± 2 s",
+                    ),
+                )),
+                5 => Some((
+                    "close",
+                    anomaly("port_scan-1", "port_scan", 40, "203.0.113.66", "closed"),
+                )),
+                _ => None,
+            };
+            if let Some((what, mut a)) = change {
+                a["type"] = json!("anomaly");
+                a["change"] = json!(what);
+                ws.send(Message::text(a.to_string())).await?;
+            }
         }
     }
     let web = root().join("web");
@@ -221,6 +280,16 @@ async fn handle(
             .filter(|rel| !rel.split('/').any(|p| p == ".." || p.is_empty()))
             .map(|rel| web.join(rel))
     };
+    // The page's probe after a refused handshake.
+    if path == "/api/v1/dashboards" {
+        if auth == AUTH_401 {
+            respond(sock, "401 Unauthorized", "text/plain", b"not authorised").await?;
+        } else {
+            let list = b"{\"default\":\"soc-wall\",\"dashboards\":[]}";
+            respond(sock, "200 OK", "application/json", list).await?;
+        }
+        return Ok(());
+    }
     if path == "/api/v1/dashboards/soc-wall" {
         return Ok(respond(sock, "200 OK", "application/json", dash.as_bytes()).await?);
     }
@@ -307,6 +376,38 @@ async fn wall_renders_snapshot_and_recovers_from_disconnect() {
         .unwrap();
     assert_eq!(names[2], "dmz-<b>asa</b>");
 
+    // Anomalies: opened and closed by `anomaly` messages, most severe first, coloured by band,
+    // log-derived text kept as text.
+    b.wait_for(
+        "[...document.querySelectorAll('.anom-row:not([hidden]) .anom-kind')].map(e => e.textContent).join() === 'beaconing,watchlist hit'",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("anomaly opened and closed");
+    let rows = b
+        .eval("[...document.querySelectorAll('.anom-row:not([hidden])')].map(r => [r.dataset.band, r.querySelector('.anom-sev').textContent, r.querySelector('.anom-entity').textContent])")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        json!([
+            ["high", "65", "10.0.4.77 → 198.51.100.77"],
+            ["medium", "45", "<img src=x onerror=alert(1)>"]
+        ])
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('.anom img, .anom b').length")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        b.eval("getComputedStyle(document.querySelector('.anom-row[data-band=\"medium\"] .anom-sev')).backgroundColor")
+            .await
+            .unwrap(),
+        "rgb(255, 214, 10)"
+    );
+
     // Updates are merged by time into bounded series.
     b.wait_for(
         "socwall.state.series.events.at(-2) === 77",
@@ -341,6 +442,71 @@ async fn wall_renders_snapshot_and_recovers_from_disconnect() {
     .await
     .expect("reconnected and banner cleared");
 
+    let errors = b.js_errors();
+    assert!(errors.is_empty(), "JS errors: {errors:?}");
+}
+
+/// A refused socket (401 at the handshake, or close 4401) shows NOT AUTHORISED, not a silent
+/// endless reconnect; the page keeps retrying and recovers once the credentials work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_says_not_authorised_when_the_socket_is_refused() {
+    if !Browser::available_or_skip() {
+        return;
+    }
+    let fake = start_fake().await;
+    let b = Browser::launch(1280, 720).await.expect("launch");
+    b.navigate(&format!("{}/d/soc-wall", fake.base))
+        .await
+        .expect("navigate");
+    b.wait_for(
+        "document.body.dataset.ready === '1'",
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("first snapshot rendered");
+
+    for mode in [AUTH_401, AUTH_4401] {
+        fake.auth.store(mode, Ordering::SeqCst);
+        fake.kick.send_modify(|n| *n += 1);
+        let text = b
+            .wait_for(
+                "(() => { const b = document.getElementById('banner'); return !b.hidden && b.textContent.startsWith('NOT AUTHORISED') && b.textContent; })()",
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("mode {mode}: no NOT AUTHORISED banner: {e}"));
+        let text = text.as_str().unwrap();
+        assert!(text.contains("?token="), "{text}");
+        assert!(text.contains("Retrying"), "{text}");
+        assert_eq!(
+            b.eval("document.getElementById('conn-text').textContent")
+                .await
+                .unwrap(),
+            "not authorised"
+        );
+        assert_eq!(
+            b.eval("document.getElementById('conn-dot').dataset.state")
+                .await
+                .unwrap(),
+            "denied"
+        );
+        assert_eq!(b.eval("socwall.stale").await.unwrap(), true);
+        if mode == AUTH_401 {
+            b.screenshot(
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wall-not-authorised.png"),
+            )
+            .await
+            .expect("screenshot");
+        }
+        // Still retrying: once the credentials work again the wall recovers by itself.
+        fake.auth.store(AUTH_OK, Ordering::SeqCst);
+        b.wait_for(
+            "!socwall.stale && document.getElementById('banner').hidden",
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("mode {mode}: did not recover: {e}"));
+    }
     let errors = b.js_errors();
     assert!(errors.is_empty(), "JS errors: {errors:?}");
 }

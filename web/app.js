@@ -4,7 +4,7 @@
 // DOM only as text (textContent / createTextNode), never through innerHTML. Keep it that way.
 
 import { connect } from './conn.js';
-import { applyHeartbeat, applyUpdate, fromSnapshot } from './state.js';
+import { applyAnomaly, applyHeartbeat, applyUpdate, fromSnapshot } from './state.js';
 import { fmtAge, parseTime } from './format.js';
 
 const PROTOCOL = 1; // docs/PROTOCOL.md version this page implements
@@ -385,6 +385,9 @@ function onMessage(msg, at) {
     case 'reload':
       onReload(msg).catch((e) => console.warn('socwall: reload failed', e && e.message));
       break;
+    case 'anomaly':
+      if (state && applyAnomaly(state, msg)) markChanged(['anomalies']);
+      break;
     default:
       break;
   }
@@ -420,7 +423,15 @@ function refreshStatus() {
   const silent = !lastMessageAt || now - lastMessageAt > 2 * heartbeatMs();
   stale = !state || !open || silent;
   let text = '';
-  if (!open) {
+  const denied = !open && link !== null && link.reason() === 'unauthorised';
+  if (denied) {
+    const retry = Math.max(0, link.retryAt() - now);
+    text =
+      'NOT AUTHORISED — the server refused this wall’s credentials (token removed or cookie expired). ' +
+      'Open the wall’s link with ?token=… once more. ' +
+      (retry > 0 ? 'Retrying in ' + Math.ceil(retry / 1000) + ' s…' : 'Retrying…');
+    if (lastMessageAt) text += ' Data shown is ' + fmtAge(since) + ' old.';
+  } else if (!open) {
     if (!disconnectedAt) disconnectedAt = now;
     const retry = link ? Math.max(0, link.retryAt() - now) : 0;
     const when = retry > 0 ? 'reconnecting in ' + Math.ceil(retry / 1000) + ' s…' : 'reconnecting…';
@@ -434,12 +445,12 @@ function refreshStatus() {
   }
   if (open) disconnectedAt = 0;
   // Do not flash the banner during the first moments of a page load.
-  if (!lastMessageAt && now - pageStart < 1500) text = '';
+  if (!lastMessageAt && now - pageStart < 1500 && !denied) text = '';
   setText(banner, text);
   banner.hidden = text === '';
   document.body.classList.toggle('is-stale', stale && !!state);
-  connDot.dataset.state = open ? (silent ? 'stale' : 'live') : 'down';
-  setText(connText, open ? (silent ? 'stale' : 'live') : 'offline');
+  connDot.dataset.state = open ? (silent ? 'stale' : 'live') : denied ? 'denied' : 'down';
+  setText(connText, open ? (silent ? 'stale' : 'live') : denied ? 'not authorised' : 'offline');
   // A connection that went quiet for three heartbeats is treated as dead. Silence is counted from
   // the later of the last message and this connection's open, so a fresh socket gets its chance.
   if (open && now - Math.max(lastMessageAt, connectedAt) > 3 * heartbeatMs()) link.kick();
@@ -548,13 +559,18 @@ layoutDone = { done: false };
   if (state) markChanged(Object.keys(state));
 })();
 const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
-link = connect(wsUrl, {
-  onMessage,
-  onOpen() {
-    connectedAt = Date.now();
-    refreshStatus();
+link = connect(
+  wsUrl,
+  {
+    onMessage,
+    onOpen() {
+      connectedAt = Date.now();
+      refreshStatus();
+    },
+    onClose() {
+      refreshStatus();
+    },
   },
-  onClose() {
-    refreshStatus();
-  },
-});
+  // The socket's own 401 is invisible to scripts: this cheap authenticated route tells.
+  { authProbe: '/api/v1/dashboards' },
+);

@@ -1,19 +1,48 @@
-// web/conn.js: the WebSocket link to /ws — reconnects forever with capped, fully jittered exponential back-off.
+// web/conn.js: the WebSocket link to /ws — reconnects forever with capped, fully jittered exponential back-off,
+// and tells a refused login (401 / close 4401) apart from an unreachable server.
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const CONNECT_TIMEOUT_MS = 10000;
+const PROBE_TIMEOUT_MS = 5000;
+/** Close code the server uses when a socket is not authorised (docs/PROTOCOL.md). */
+const CLOSE_UNAUTHORISED = 4401;
 
 /**
  * Keep one WebSocket open to `url` forever.
- * handlers: onMessage(msg, receivedAtMs), onOpen(), onClose(retryInMs).
- * Returns { kick(), retryAt() }: kick() drops the socket and reconnects (used when the link looks dead).
+ * handlers: onMessage(msg, receivedAtMs), onOpen(), onClose(retryInMs, reason).
+ * options.authProbe: a same-origin URL that answers 401 when this browser's credentials are refused;
+ *   fetched when a handshake fails, because a browser never shows a WebSocket's HTTP status.
+ * Returns { kick(), retryAt(), isOpen(), reason() }: kick() drops the socket and reconnects (used when
+ * the link looks dead); reason() is why the link is down: 'unauthorised' or '' (unknown / unreachable).
  */
-export function connect(url, handlers) {
+export function connect(url, handlers, options = {}) {
   let ws = null;
   let attempt = 0;
   let timer = 0;
   let nextRetryAt = 0;
+  let downReason = '';
+
+  /** Whether the server refuses our credentials: a 401 from the probe URL. */
+  async function refused() {
+    if (!options.authProbe) return false;
+    const ctl = new AbortController();
+    const t = setTimeout(() => ctl.abort(), PROBE_TIMEOUT_MS);
+    try {
+      const r = await fetch(options.authProbe, {
+        method: 'HEAD',
+        cache: 'no-store',
+        credentials: 'same-origin',
+        redirect: 'manual',
+        signal: ctl.signal,
+      });
+      return r.status === 401;
+    } catch (e) {
+      return false; // unreachable: not an answer about credentials
+    } finally {
+      clearTimeout(t);
+    }
+  }
 
   function schedule() {
     // Full jitter: uniform in [0, min(cap, base * 2^attempt)], never below the floor.
@@ -23,7 +52,7 @@ export function connect(url, handlers) {
     nextRetryAt = Date.now() + delay;
     clearTimeout(timer);
     timer = setTimeout(open, delay);
-    handlers.onClose(delay);
+    handlers.onClose(delay, downReason);
   }
 
   function open() {
@@ -36,12 +65,15 @@ export function connect(url, handlers) {
       return;
     }
     ws = sock;
+    let opened = false;
     // A handshake that hangs (half-open TCP, stuck proxy) must not stop the retries.
     const openTimer = setTimeout(() => {
       if (ws === sock && sock.readyState === WebSocket.CONNECTING) dropAndRetry(sock);
     }, CONNECT_TIMEOUT_MS);
     sock.onopen = () => {
       clearTimeout(openTimer);
+      opened = true;
+      downReason = '';
       handlers.onOpen();
     };
     sock.onmessage = (ev) => {
@@ -58,9 +90,24 @@ export function connect(url, handlers) {
       attempt = 0;
       handlers.onMessage(msg, Date.now());
     };
-    sock.onclose = () => {
+    sock.onclose = (ev) => {
       clearTimeout(openTimer);
-      if (ws === sock) dropAndRetry(sock);
+      if (ws !== sock) return;
+      if (ev.code === CLOSE_UNAUTHORISED) {
+        downReason = 'unauthorised';
+        dropAndRetry(sock);
+      } else if (!opened) {
+        // The handshake failed: refused (401, 403, 429, 503) or nobody there. Ask why before retrying.
+        ws = null;
+        sock.onopen = sock.onmessage = sock.onclose = sock.onerror = null;
+        refused().then((no) => {
+          downReason = no ? 'unauthorised' : '';
+          schedule();
+        });
+      } else {
+        downReason = '';
+        dropAndRetry(sock);
+      }
     };
     sock.onerror = () => {
       /* onclose follows and reconnects */
@@ -89,6 +136,9 @@ export function connect(url, handlers) {
     },
     isOpen() {
       return ws !== null && ws.readyState === WebSocket.OPEN;
+    },
+    reason() {
+      return downReason;
     },
   };
 }

@@ -3,6 +3,9 @@
 /** Points kept per series array: 15 minutes of per-second buckets. Hard bound; never grows past it. */
 export const SERIES_POINTS = 900;
 
+/** Anomalies kept (the server sends at most 50 in a snapshot or update). */
+export const ANOMALIES_MAX = 50;
+
 /** Top-level keys an `update` may carry (PROTOCOL.md); anything else in a message is metadata. */
 const META_KEYS = new Set(['type', 'protocol', 'seq', 'server_time', 'started_at']);
 
@@ -102,4 +105,28 @@ export function applyHeartbeat(state, msg) {
     return { ...src, state: hb.state, last_event_at: hb.last_event_at };
   });
   return changed;
+}
+
+/**
+ * Apply one `anomaly` message (`{type: 'anomaly', change: 'open'|'update'|'close', id, ...}`) to the
+ * anomaly list: open/update replace the entry with that id, close removes it; the list stays sorted
+ * by severity (then most recent) and bounded. Snapshots and updates that carry `anomalies` replace
+ * the whole list as usual. Returns true when the list changed.
+ */
+export function applyAnomaly(state, msg) {
+  if (!state || !msg || typeof msg.id !== 'string') return false;
+  const list = Array.isArray(state.anomalies) ? state.anomalies.filter((a) => a && a.id !== msg.id) : [];
+  if (msg.change !== 'close') {
+    const a = { ...msg };
+    delete a.type;
+    delete a.change;
+    list.push(a);
+    list.sort(
+      (x, y) =>
+        (Number(y.severity) || 0) - (Number(x.severity) || 0) ||
+        String(y.last_seen ?? '').localeCompare(String(x.last_seen ?? '')),
+    );
+  }
+  state.anomalies = list.slice(0, ANOMALIES_MAX);
+  return true;
 }

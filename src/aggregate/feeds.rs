@@ -7,7 +7,7 @@
 use crate::event::Micros;
 use crate::parse::Format;
 
-use super::snapshot::{LastError, SourceOut, opt_time, rfc3339_millis};
+use super::snapshot::{IoErrorOut, LastError, SourceOut, opt_time, rfc3339_millis};
 use super::window::Ring;
 
 /// Characters of an offending line kept in `last_error`.
@@ -55,6 +55,8 @@ pub struct Feed {
     pub format: Option<Format>,
     pub files_open: u64,
     pub lag_bytes: u64,
+    /// Set from the tailer's current problem (see `Aggregator::set_io_error`).
+    pub io_error: Option<IoErrorOut>,
     pub secs: Ring<FeedCounts>,
     pub mins: Ring<u64>,
 }
@@ -77,6 +79,7 @@ impl Feed {
             format: None,
             files_open: 0,
             lag_bytes: 0,
+            io_error: None,
             secs: Ring::new(3600),
             mins: Ring::new(10_080),
         }
@@ -146,6 +149,7 @@ impl Feed {
                     reason,
                     line: line.clone(),
                 }),
+            io_error: self.io_error.clone(),
             rate: (sec - 59..=sec)
                 .map(|s| self.secs.get(s).map_or(0, |c| c.events))
                 .collect(),

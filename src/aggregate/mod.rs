@@ -18,6 +18,7 @@ mod feeds;
 mod firstseen;
 mod hll;
 pub(crate) mod keyhash;
+mod persist;
 mod rare;
 mod snapshot;
 mod spacesaving;
@@ -34,10 +35,12 @@ use crate::parse::Format;
 
 pub use cidr::{Cidr, CidrError, ip_key, key_ip};
 pub use feeds::FeedState;
+pub use persist::{AggregateState, NAME as STATE_SECTION, VERSION as STATE_VERSION};
 pub use snapshot::{
     Distinct, FeedSeries, FeedsSummary, FirstSeenEntry, FirstSeenOut, FlowEntry, FlowsOut,
-    Heartbeat, HeartbeatSource, LastError, PerWindow, PortHeat, ProtoEntry, Rates, Series,
-    Snapshot, SourceOut, TopEntry, TopN, TopWindow, Totals, Update,
+    Heartbeat, HeartbeatSource, IoErrorOut, LastError, PerWindow, PortHeat, ProtoEntry, Rates,
+    Series, Snapshot, SourceOut, StateErrorOut, StateOut, TopEntry, TopN, TopWindow, Totals,
+    Update,
 };
 
 use feeds::Feed;
@@ -158,6 +161,9 @@ pub struct EventBatch {
     pub overlong: u64,
     pub last_error: Option<ErrorSample>,
     pub format: Option<Format>,
+    /// A tailer checkpoint marker forwarded in order by the parse stage (the batch then has no
+    /// lines). The daemon saves its state when one arrives: see docs/operations.md.
+    pub checkpoint: Option<Box<crate::tail::TailCheckpoint>>,
 }
 
 /// Bucket width of [`Aggregator::series`].
@@ -237,6 +243,8 @@ pub struct Aggregator {
     /// the full list the update carries anyway).
     anomaly_changes: Vec<AnomalyChange>,
     anomalies_dirty: bool,
+    /// State persistence health, shown in snapshots (`None`: no state dir).
+    state: Option<StateOut>,
 }
 
 /// Most anomaly changes kept between two updates.
@@ -310,6 +318,7 @@ impl Aggregator {
             detect: Engine::new(settings.detect, settings.context, now),
             anomaly_changes: Vec::new(),
             anomalies_dirty: false,
+            state: None,
         }
     }
 
@@ -546,6 +555,26 @@ impl Aggregator {
         }
     }
 
+    /// The tailer's current problem for `source` (`None` clears it).
+    pub fn set_io_error(&mut self, source: u16, e: Option<IoErrorOut>) {
+        if let Some(i) = self.feed_index(source) {
+            let f = &mut self.feeds[i];
+            if f.io_error != e {
+                f.io_error = e;
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// State persistence health for snapshots (`/api/v1/snapshot`, a wall's first message).
+    pub fn set_state_health(&mut self, s: Option<StateOut>) {
+        if self.state != s {
+            self.state = s;
+            // Owed a snapshot (the only message that carries it), like any other change.
+            self.dirty = true;
+        }
+    }
+
     /// True when anything was ingested (or a feed changed state) since the last `update()`.
     pub fn dirty(&self, now: Micros) -> bool {
         let now = now.max(self.clock);
@@ -753,6 +782,7 @@ impl Aggregator {
             first_seen: r.first_seen.clone(),
             sources: self.sources(now),
             anomalies,
+            state: self.state.clone(),
         }
     }
 

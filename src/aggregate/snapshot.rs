@@ -229,6 +229,9 @@ pub struct SourceOut {
     pub last_line_at: Option<String>,
     pub lag_bytes: u64,
     pub last_error: Option<LastError>,
+    /// The tailing problem the source has right now (added field): cannot open or read a
+    /// file, too many open files. `null` when there is none; it clears by itself when fixed.
+    pub io_error: Option<IoErrorOut>,
     /// Events per second, last 60 s, oldest first.
     pub rate: Vec<u64>,
 }
@@ -255,6 +258,8 @@ pub struct Snapshot {
     pub sources: Vec<SourceOut>,
     /// Open anomalies, highest severity first (at most `ANOMALIES_MAX`).
     pub anomalies: Vec<crate::detect::AnomalyOut>,
+    /// State persistence health (added field); `null` when no `[state] dir` is configured.
+    pub state: Option<StateOut>,
 }
 
 /// Incremental message body (`update` without `type`); absent keys are unchanged.
@@ -318,4 +323,39 @@ mod tests {
             "2100-01-01T00:00:00.000Z"
         );
     }
+}
+
+/// `sources[].io_error`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IoErrorOut {
+    /// When the problem started (RFC 3339).
+    pub since: String,
+    /// What failed: `open`, `stat`, `read`, `glob`, `fstat`, `head`, `fingerprint`,
+    /// `max_open_files`.
+    pub op: &'static str,
+    pub path: String,
+    pub error: String,
+}
+
+/// The snapshot's `state`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct StateOut {
+    /// Last successful save (RFC 3339).
+    pub saved_at: Option<String>,
+    pub saves: u64,
+    pub failures: u64,
+    /// Snapshots not written because the previous one was still being written.
+    pub skipped: u64,
+    /// The current save failure (disk full, permissions, ...); `null` once a save succeeds.
+    pub error: Option<StateErrorOut>,
+    /// The file the running state was restored from at start, if any.
+    pub restored_from: Option<String>,
+    /// State files found unusable at start (each was set aside, see docs/operations.md).
+    pub load_problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StateErrorOut {
+    pub since: String,
+    pub error: String,
 }

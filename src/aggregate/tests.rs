@@ -592,8 +592,10 @@ fn snapshot_json_shape() {
             "port_heat",
             "first_seen",
             "sources",
+            "state",
         ])
     );
+    assert!(v["state"].is_null(), "no state dir configured");
     assert_eq!(v["protocol"], 1);
     assert_eq!(v["server_time"], "2025-11-24T16:00:00.250Z");
     assert_eq!(v["started_at"], "2025-11-24T16:00:00.000Z");
@@ -701,9 +703,11 @@ fn snapshot_json_shape() {
             "last_line_at",
             "lag_bytes",
             "last_error",
+            "io_error",
             "rate",
         ])
     );
+    assert!(v["sources"][0]["io_error"].is_null());
     assert_eq!(
         keys(&v["sources"][0]["last_error"]),
         set(&["at", "reason", "line"])

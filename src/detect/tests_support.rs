@@ -22,6 +22,7 @@ pub fn rec(src: &str, sport: u16, dst: &str, dport: u16, action: Action) -> Reco
         bytes: 60,
         packets: 1,
         dns_query: false,
+        tcp_flags: Default::default(),
     }
 }
 

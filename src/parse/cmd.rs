@@ -22,7 +22,7 @@ use crate::parse::{
 
 /// Longest line we parse, in bytes (without the newline). Also the cap of a joined multi-line
 /// JSON document (joining newlines included).
-const MAX_LINE: usize = 65_536;
+pub(crate) const MAX_LINE: usize = 65_536;
 
 /// Most lines one multi-line JSON document may span.
 const MAX_DOC_LINES: usize = 10_000;
@@ -37,26 +37,26 @@ enum CmdError {
     Write(#[source] io::Error),
 }
 
-enum Line<'a> {
+pub(crate) enum Line<'a> {
     Text(&'a [u8]),
     TooLong,
 }
 
 /// `\n`-separated lines, capped at [`MAX_LINE`] bytes each.
-struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
 }
 
 impl<R: BufRead> LineReader<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         LineReader {
             inner,
             buf: Vec::with_capacity(4096),
         }
     }
 
-    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+    pub(crate) fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         self.buf.clear();
         let (mut too_long, mut any) = (false, false);
         loop {

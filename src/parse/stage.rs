@@ -31,7 +31,22 @@ pub async fn run(
             FormatSpec::Auto => SourceParser::Auto(AutoDetector::new()),
         })
         .collect();
-    while let Some(lines) = rx.recv().await {
+    while let Some(mut lines) = rx.recv().await {
+        if let Some(cp) = lines.checkpoint.take() {
+            // A tailer checkpoint marker: pass it on in order, right after the events of every
+            // line that came before it, so the aggregator sees the same cut.
+            let marker = EventBatch {
+                source: lines.source,
+                checkpoint: Some(cp),
+                ..EventBatch::default()
+            };
+            if tx.send(marker).await.is_err() {
+                break;
+            }
+            if lines.is_empty() {
+                continue;
+            }
+        }
         let Some(parser) = parsers.get_mut(usize::from(lines.source)) else {
             tracing::error!(source = lines.source, "line batch for an unknown source");
             continue;

@@ -33,6 +33,8 @@ pub(crate) struct TailedFile {
     /// Consecutive rescans in which the glob did not yield this file (renamed out of the
     /// pattern, or deleted). Reset when seen again.
     pub missing_scans: u32,
+    /// When the first of those rescans ran (None while the glob yields the file).
+    pub missing_since: Option<std::time::Instant>,
     /// Set by the rescan that saw the file; cleared at the start of each rescan.
     pub seen: bool,
 }
@@ -43,6 +45,9 @@ pub(crate) enum Chunk {
     Data(usize),
     /// At end of file for now.
     Eof,
+    /// The file no longer starts with the bytes we fingerprinted: what was just read belongs
+    /// to new content at a stale offset and was discarded. Restart the file at 0.
+    Rewritten,
 }
 
 impl TailedFile {
@@ -63,6 +68,7 @@ impl TailedFile {
             size,
             splitter: LineSplitter::new(),
             missing_scans: 0,
+            missing_since: None,
             seen: true,
         }
     }
@@ -92,25 +98,38 @@ impl TailedFile {
     /// Rescan-time check of the head hash: catches a truncate followed by enough new writes
     /// to get past our old offset before we saw the file shrink (size alone cannot see that).
     pub fn head_changed(&mut self) -> io::Result<bool> {
-        Ok(self.fp.verify_and_upgrade(&self.file)? == HeadCheck::Changed)
+        Ok(self.fp.verify(&self.file)? == HeadCheck::Changed)
     }
 
-    /// The content was replaced in place: flush what we had (the stream of the old content
-    /// ended), re-fingerprint, and start again from byte 0.
-    pub fn restart_after_truncation(
-        &mut self,
-        batch: &mut LineBatch,
-        max: usize,
-    ) -> io::Result<u64> {
-        let pushed = self.splitter.finish(batch, max);
+    /// The content was replaced in place (copytruncate, `> file`, or a rewrite): start again
+    /// from byte 0 with a fresh head fingerprint. Returns the byte length of the partial line
+    /// that was dropped.
+    ///
+    /// The pending partial line is *dropped*, not emitted (unlike [`TailedFile::finish`]): at
+    /// a truncation it is almost always the prefix of a line whose rest was written before the
+    /// truncate (buffered writers flush at 4 KiB boundaries, not at line ends) and went into
+    /// the copy. Emitting it would hand the parser half a line.
+    pub fn restart_after_truncation(&mut self) -> io::Result<usize> {
+        let dropped = self.splitter.pending();
+        self.splitter.reset();
         self.offset = 0;
         // Keep dev+ino (same inode), rehash the head of the new content.
         self.fp = Fingerprint::of_file(&self.file)?;
-        Ok(pushed)
+        Ok(dropped)
     }
 
     /// One positional read into the shared buffer, fed to the splitter. Returns lines pushed
     /// through `lines_out`.
+    ///
+    /// The head is verified *after* the read and before a byte is used. A copytruncate plus a
+    /// rewrite past our offset that lands between an earlier check and this `pread` would
+    /// otherwise hand us the middle of the new content: fragments of lines at a wrong offset.
+    /// Checked afterwards, the bytes we hold are either from before the truncate (head still
+    /// the same) or discarded ([`Chunk::Rewritten`]). One extra 256-byte `pread` per chunk
+    /// with data; nothing per idle pass.
+    ///
+    /// The check cannot vouch for bytes the head does not cover, so a short head is extended
+    /// from the data just read: it always describes bytes we consumed.
     pub fn read_chunk(
         &mut self,
         buf: &mut [u8],
@@ -128,6 +147,11 @@ impl TailedFile {
         if n == 0 {
             return Ok(Chunk::Eof);
         }
+        if self.fp.verify(&self.file)? == HeadCheck::Changed {
+            return Ok(Chunk::Rewritten);
+        }
+        // A short head grows with exactly these bytes (fingerprint.rs says why not a pread).
+        self.fp.extend(self.offset, &buf[..n]);
         self.offset += n as u64;
         self.size = self.size.max(self.offset);
         *lines_out += self.splitter.feed(&buf[..n], batch, max);

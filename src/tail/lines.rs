@@ -20,6 +20,10 @@ pub struct LineBatch {
     pub ends: Vec<u32>,
     /// Lines longer than the source's `max_line_bytes` skipped since the previous batch.
     pub overlong: u64,
+    /// Set only on the marker batches a tailer sends when asked
+    /// ([`super::CheckpointTrigger::request`]); such a batch holds no lines. The positions
+    /// cover exactly the lines the tailer sent before it on this channel.
+    pub checkpoint: Option<Box<super::TailCheckpoint>>,
 }
 
 impl LineBatch {
@@ -31,6 +35,7 @@ impl LineBatch {
             // ~100 bytes per firewall line is typical; a guess, the Vec grows if wrong.
             ends: Vec::with_capacity(bytes / 100 + 1),
             overlong: 0,
+            checkpoint: None,
         }
     }
 

@@ -11,21 +11,29 @@
 //!   slow the tailer waits and unread data simply stays in the file. Memory is bounded by
 //!   `channel capacity × batch_bytes` plus one partial line per open file.
 //!
+//! * Checkpoints travel *in band*: on request the thread sends a marker batch carrying the
+//!   position of every open file right after the lines those positions cover, so a consumer
+//!   that saves its own counts when the marker reaches it gets a consistent cut (docs/TAILING.md,
+//!   "Checkpoints").
+//!
 //! Module layout: `fingerprint` (identity), `lines` (splitting, batches), `file` (per-file
-//! state and reads), `worker` (the thread: rescan, read passes, rotation bookkeeping).
+//! state and reads), `issues` (I/O problems as they start and clear), `worker` (the thread:
+//! rescan, read passes, rotation bookkeeping, restore).
 
 mod file;
 mod fingerprint;
+mod issues;
 mod lines;
 mod worker;
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc as std_mpsc};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-pub use fingerprint::{Fingerprint, HEAD_BYTES};
+pub use fingerprint::{Fingerprint, HEAD_BYTES, fnv1a};
 pub use lines::LineBatch;
 
 /// Where to start reading files that already exist when the tailer starts. Files that
@@ -92,8 +100,8 @@ impl Default for TailOptions {
     }
 }
 
-/// A saved position in a file: what the (future) checkpoint store persists. Produced by
-/// [`Tailer::stop_with_checkpoints`], consumed by [`Tailer::spawn_with_checkpoints`].
+/// A saved position in one file. Produced by [`Tailer::stop_with_checkpoints`] and inside every
+/// [`TailCheckpoint`]; consumed by [`Tailer::spawn_with_checkpoints`] and [`Tailer::resume`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileCheckpoint {
     /// Which source tracked the file.
@@ -103,6 +111,52 @@ pub struct FileCheckpoint {
     pub path: std::path::PathBuf,
     /// First byte not yet delivered as part of a complete line.
     pub offset: u64,
+}
+
+/// Everything needed to resume tailing after a restart without reading a line twice or
+/// skipping one: the position of every file the tailer had open, which sources that covers,
+/// and when the globs were last evaluated before the positions were taken.
+///
+/// Taken in band ([`CheckpointTrigger::request`] → a marker [`LineBatch`]) or at
+/// [`Tailer::stop_for_resume`]; restored with [`Tailer::resume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailCheckpoint {
+    /// Ids of the sources this checkpoint covers (all of the tailer's sources). On resume, a
+    /// file of such a source that matches no checkpoint and whose inode changed at or after
+    /// `scanned_at` (minus a small slack) appeared while nobody was reading: it is read from
+    /// byte 0 whatever `start_at` says. Sources not listed use `start_at` as on a first start.
+    pub sources: Vec<u16>,
+    pub files: Vec<FileCheckpoint>,
+    /// Wall-clock start of the last glob rescan that completed before the positions were
+    /// taken: a file created later may not have been seen.
+    pub scanned_at: SystemTime,
+}
+
+impl TailCheckpoint {
+    /// A checkpoint with positions only: on resume every source keeps its `start_at` for files
+    /// without a position (what [`Tailer::spawn_with_checkpoints`] does).
+    pub fn positions_only(files: Vec<FileCheckpoint>) -> TailCheckpoint {
+        TailCheckpoint {
+            sources: Vec::new(),
+            files,
+            scanned_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// An I/O problem a source currently has (cannot open a file, read error, too many open
+/// files, ...). Set when it starts, cleared when the operation succeeds again or the path is
+/// gone; see [`TailStats::issue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailIssue {
+    /// When this problem was first seen (it may have been retried many times since).
+    pub since: SystemTime,
+    /// What failed: `glob`, `stat`, `open`, `fingerprint`, `read`, `fstat`, `head`,
+    /// `max_open_files`.
+    pub op: &'static str,
+    pub path: PathBuf,
+    /// The OS error text (or a description for `max_open_files`).
+    pub error: String,
 }
 
 /// Errors at the tailer's boundary. [`Tailer::spawn`] returns them wrapped in an
@@ -144,6 +198,9 @@ struct SourceCounters {
     truncations: AtomicU64,
     lines: AtomicU64,
     overlong: AtomicU64,
+    /// The newest active I/O problem. Written by the tailer thread only when a problem starts
+    /// or clears (rare); read once per tick by the daemon. A mutex is fine at that rate.
+    issue: Mutex<Option<TailIssue>>,
 }
 
 /// A plain copy of one source's counters.
@@ -169,6 +226,14 @@ pub struct SourceTailStats {
 #[derive(Debug)]
 pub struct TailStats {
     sources: Vec<SourceCounters>,
+    /// Completed glob rescans (tests wait on this instead of sleeping).
+    rescans: AtomicU64,
+    /// notify (inotify) is delivering events; false = polling only (`rescan_interval`).
+    notify_active: AtomicBool,
+    /// Times the kernel's event queue overflowed (events lost; a rescan followed).
+    notify_overflows: AtomicU64,
+    /// Checkpoint markers sent downstream.
+    checkpoints: AtomicU64,
 }
 
 impl TailStats {
@@ -180,7 +245,39 @@ impl TailStats {
                     ..Default::default()
                 })
                 .collect(),
+            rescans: AtomicU64::new(0),
+            notify_active: AtomicBool::new(false),
+            notify_overflows: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
         }
+    }
+
+    /// The I/O problem source `id` currently has, if any (newest first when several).
+    pub fn issue(&self, id: u16) -> Option<TailIssue> {
+        let c = self.sources.iter().find(|c| c.id == id)?;
+        // A poisoned lock only means the tailer panicked while holding it; the value is
+        // still a valid Option.
+        c.issue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Completed rescans since start.
+    pub fn rescans(&self) -> u64 {
+        self.rescans.load(Ordering::Relaxed)
+    }
+
+    /// True while filesystem notifications wake the tailer; false when it polls only.
+    pub fn notify_active(&self) -> bool {
+        self.notify_active.load(Ordering::Relaxed)
+    }
+
+    /// How often the notification queue overflowed (each followed by a full rescan).
+    pub fn notify_overflows(&self) -> u64 {
+        self.notify_overflows.load(Ordering::Relaxed)
+    }
+
+    /// Checkpoint markers sent so far.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
     }
 
     /// Counters of source `id` (all zero for an unknown id).
@@ -213,12 +310,37 @@ struct Shared {
     /// A notify event suggested the set of files changed (create/remove/rename): rescan the
     /// globs on this wake-up instead of waiting for the timer.
     rescan: AtomicBool,
+    /// Checkpoint markers requested so far (the worker sends one when this is ahead of what it
+    /// has sent; several requests before the next pass coalesce into one marker).
+    checkpoint_requests: AtomicU64,
+}
+
+/// Asks a running tailer for a checkpoint marker; cheap to clone, usable from any thread or
+/// task (it never blocks).
+#[derive(Debug, Clone)]
+pub struct CheckpointTrigger {
+    wake: std_mpsc::SyncSender<()>,
+    shared: Arc<Shared>,
+}
+
+impl CheckpointTrigger {
+    /// After its next read pass the tailer sends a [`LineBatch`] with no lines whose
+    /// `checkpoint` holds the position of every open file. Every line sent before that batch
+    /// is covered by those positions and no line after it is, so a consumer that records its
+    /// own state when the marker arrives (the daemon: aggregate totals) has a consistent cut.
+    pub fn request(&self) {
+        self.shared
+            .checkpoint_requests
+            .fetch_add(1, Ordering::Relaxed);
+        // Full channel = a wake-up is pending already; it will see the request.
+        let _ = self.wake.try_send(());
+    }
 }
 
 /// Handle to the running tailer thread.
 #[derive(Debug)]
 pub struct Tailer {
-    thread: Option<JoinHandle<Vec<FileCheckpoint>>>,
+    thread: Option<JoinHandle<TailCheckpoint>>,
     /// Capacity-1 wake channel: a full channel means a wake-up is already pending, so
     /// senders use `try_send` and wake-ups coalesce instead of queueing without bound.
     wake: std_mpsc::SyncSender<()>,
@@ -247,6 +369,36 @@ impl Tailer {
         out: tokio::sync::mpsc::Sender<LineBatch>,
         checkpoints: Vec<FileCheckpoint>,
     ) -> io::Result<Tailer> {
+        Self::resume(
+            sources,
+            options,
+            out,
+            TailCheckpoint::positions_only(checkpoints),
+        )
+    }
+
+    /// Resumes from a [`TailCheckpoint`] taken by an earlier run (see its docs): files are
+    /// matched to positions as in [`Tailer::spawn_with_checkpoints`]; files of covered sources
+    /// that appeared while nothing was reading are read from the beginning; and a checkpointed
+    /// file that was renamed out of the glob meanwhile (rotation while stopped, glob `fw.log`)
+    /// is looked up by inode in its old directory and drained from its position before the
+    /// new file, so rename rotation loses nothing and reads nothing twice across a restart.
+    pub fn resume(
+        sources: Vec<SourceSpec>,
+        options: TailOptions,
+        out: tokio::sync::mpsc::Sender<LineBatch>,
+        checkpoint: TailCheckpoint,
+    ) -> io::Result<Tailer> {
+        Self::spawn_inner(sources, options, out, checkpoint, None)
+    }
+
+    fn spawn_inner(
+        sources: Vec<SourceSpec>,
+        options: TailOptions,
+        out: tokio::sync::mpsc::Sender<LineBatch>,
+        checkpoint: TailCheckpoint,
+        make_watcher: Option<worker::WatcherFactory>,
+    ) -> io::Result<Tailer> {
         for (i, s) in sources.iter().enumerate() {
             if sources[..i].iter().any(|o| o.id == s.id) {
                 return Err(TailError::DuplicateSourceId(s.id).into());
@@ -263,7 +415,7 @@ impl Tailer {
         let stats = Arc::new(TailStats::new(sources.iter().map(|s| s.id)));
         let shared = Arc::new(Shared::default());
         let (wake_tx, wake_rx) = std_mpsc::sync_channel(1);
-        let worker = worker::Worker::new(
+        let mut worker = worker::Worker::new(
             sources,
             options,
             out,
@@ -271,8 +423,11 @@ impl Tailer {
             shared.clone(),
             wake_tx.clone(),
             wake_rx,
-            checkpoints,
+            checkpoint,
         );
+        if let Some(f) = make_watcher {
+            worker.make_watcher = f;
+        }
         let thread = std::thread::Builder::new()
             .name("socwall-tail".into())
             .spawn(move || worker.run())
@@ -290,6 +445,14 @@ impl Tailer {
         self.stats.clone()
     }
 
+    /// A handle that asks for in-band checkpoint markers (see [`CheckpointTrigger::request`]).
+    pub fn checkpoint_trigger(&self) -> CheckpointTrigger {
+        CheckpointTrigger {
+            wake: self.wake.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Asks the thread to finish and joins it. Complete lines already read are flushed
     /// (with `blocking_send`, so the consumer must keep draining the channel — or drop it —
     /// until this returns). Unterminated last lines of live files are *not* emitted: the
@@ -300,18 +463,25 @@ impl Tailer {
 
     /// [`Tailer::stop`], returning the position of every file still open, for persisting.
     pub fn stop_with_checkpoints(mut self) -> Vec<FileCheckpoint> {
+        self.shutdown().map(|c| c.files).unwrap_or_default()
+    }
+
+    /// [`Tailer::stop`], returning a full [`TailCheckpoint`] for [`Tailer::resume`]. `None`
+    /// when the thread panicked: its positions are unknown, and saving "no files" instead
+    /// would make the next start read everything again.
+    pub fn stop_for_resume(mut self) -> Option<TailCheckpoint> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Vec<FileCheckpoint> {
+    fn shutdown(&mut self) -> Option<TailCheckpoint> {
         self.shared.stop.store(true, Ordering::Relaxed);
         let _ = self.wake.try_send(());
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| {
+        match self.thread.take()?.join() {
+            Ok(c) => Some(c),
+            Err(_) => {
                 tracing::error!("tailer thread panicked");
-                Vec::new()
-            }),
-            None => Vec::new(),
+                None
+            }
         }
     }
 }
@@ -325,5 +495,79 @@ impl Drop for Tailer {
             self.shared.stop.store(true, Ordering::Relaxed);
             let _ = self.wake.try_send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Instant;
+
+    fn failing_watcher(_: worker::NotifyHandler) -> notify::Result<notify::RecommendedWatcher> {
+        // What inotify_init1 reports when fs.inotify.max_user_instances is exhausted.
+        Err(notify::Error::io(io::Error::from_raw_os_error(24)))
+    }
+
+    /// The watcher cannot be created (inotify limits): the tailer says so, polls, and every
+    /// line still arrives — appended to a known file or in a file created later.
+    #[test]
+    fn without_notifications_polling_alone_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, b"").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let spec = SourceSpec {
+            start_at: StartAt::Beginning,
+            ..SourceSpec::new(1, "s", dir.path().join("*.log").to_str().unwrap())
+        };
+        let opts = TailOptions {
+            rescan_interval: Duration::from_millis(30),
+            ..TailOptions::default()
+        };
+        let t = Tailer::spawn_inner(
+            vec![spec],
+            opts,
+            tx,
+            TailCheckpoint::positions_only(Vec::new()),
+            Some(failing_watcher),
+        )
+        .unwrap();
+        let st = t.stats();
+        let end = Instant::now() + Duration::from_secs(5);
+        while st.rescans() == 0 {
+            assert!(Instant::now() < end, "no rescan");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(!st.notify_active(), "must report polling");
+        let mut want = Vec::new();
+        for i in 0..50 {
+            let target = if i % 10 == 9 {
+                dir.path().join(format!("late{i}.log"))
+            } else {
+                log.clone()
+            };
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&target)
+                .unwrap();
+            writeln!(f, "line {i}").unwrap();
+            want.push(format!("line {i}"));
+        }
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            match rx.try_recv() {
+                Ok(b) => got.extend(b.lines().map(|l| String::from_utf8(l.to_vec()).unwrap())),
+                Err(_) => {
+                    assert!(Instant::now() < end, "only {} lines: {got:?}", got.len());
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        t.stop();
     }
 }

@@ -138,6 +138,18 @@ pub fn render(st: &WebState) -> String {
             stats.frames.load(Ordering::Relaxed) as f64,
         ),
         (
+            "socwall_unauthorised_total",
+            "counter",
+            "Requests and WebSockets refused for want of a valid viewer token or cookie.",
+            st.counters.unauthorised.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "socwall_clients_evicted_slow_total",
+            "counter",
+            "Clients dropped because their oldest unsent message got older than max_update_age.",
+            st.counters.evicted_slow.load(Ordering::Relaxed) as f64,
+        ),
+        (
             "socwall_uptime_seconds",
             "gauge",
             "Seconds since the daemon started.",
@@ -148,6 +160,21 @@ pub fn render(st: &WebState) -> String {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP socwall_clients_refused_total WebSocket upgrades refused, by reason.\n# TYPE socwall_clients_refused_total counter"
+    );
+    for (reason, n) in [
+        ("origin", &st.counters.refused_origin),
+        ("max_clients", &st.counters.refused_full),
+        ("per_address", &st.counters.refused_per_address),
+    ] {
+        let _ = writeln!(
+            out,
+            "socwall_clients_refused_total{{reason=\"{reason}\"}} {}",
+            n.load(Ordering::Relaxed)
         );
     }
     out

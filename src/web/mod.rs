@@ -1,13 +1,19 @@
 //! HTTP side (warp): the embedded wall page, `/api/v1/*`, `/healthz`, `/metrics` and the `/ws`
 //! fan-out. Each WebSocket client is its own task reading the hub's newest frame, so a slow or
-//! hostile browser can only hurt itself.
+//! hostile browser can only hurt itself. Our own accept loop (`server.rs`) adds TLS and the
+//! viewer-token gate (`auth.rs`) in front of the warp routes; nothing here changes state.
 
 pub mod assets;
+pub mod auth;
 mod metrics;
+mod server;
+pub mod tls;
 mod ws;
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use tokio::net::TcpListener;
@@ -54,18 +60,35 @@ pub struct WebState {
     pub started: Instant,
     /// Receivers' counters (per-exporter NetFlow packet errors for `/metrics`).
     pub listen: Arc<crate::listen::ListenStats>,
+    /// Viewer tokens when `[auth]` is configured.
+    pub auth: Option<auth::Tokens>,
+    /// WebSocket clients per IP address (`max_clients_per_address`).
+    pub clients_by_addr: ws::ClientsByAddr,
+    pub counters: Counters,
     /// `[wall]` settings as `/api/v1/wall` serves them.
     pub wall: serde_json::Value,
 }
 
-/// Serves until `shutdown` fires, then closes WebSockets and drains HTTP connections.
-pub async fn serve(listener: TcpListener, state: Arc<WebState>) {
-    let mut shutdown = state.shutdown.clone();
-    warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(async move { shutdown.wait().await })
-        .run()
-        .await;
+/// The web side's own counters, in `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests and sockets refused for want of valid credentials.
+    pub unauthorised: AtomicU64,
+    pub refused_origin: AtomicU64,
+    pub refused_full: AtomicU64,
+    pub refused_per_address: AtomicU64,
+    /// Clients dropped because their oldest unsent message got older than `max_update_age`.
+    pub evicted_slow: AtomicU64,
+}
+
+/// The connection's peer address, attached to each request by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// Serves until `shutdown` fires, then closes WebSockets and drains HTTP connections. With `tls`,
+/// every connection is TLS and the certificate is reloaded when its files change.
+pub async fn serve(listener: TcpListener, state: Arc<WebState>, tls: Option<tls::Tls>) {
+    server::serve(listener, state, tls).await
 }
 
 fn with_state(
@@ -74,7 +97,7 @@ fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// Every route, wrapped in the security headers.
+/// Every route (the accept loop adds the security headers and the auth gate).
 pub fn routes(
     state: Arc<WebState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
@@ -194,13 +217,12 @@ pub fn routes(
 
     let healthz = warp::path!("healthz").and(with_state(state.clone())).map(|st: Arc<WebState>| {
         let seq = st.frames.borrow().seq;
-        let clients = st.stats.clients.load(std::sync::atomic::Ordering::Relaxed);
         let reloads = serde_json::json!({
             "ok": st.stats.config_reloads.load(std::sync::atomic::Ordering::Relaxed),
             "failed": st.stats.config_reload_errors.load(std::sync::atomic::Ordering::Relaxed),
         });
         json_response(
-            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "clients": clients, "config_reloads": reloads}).to_string(),
+            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "clients": st.stats.clients.load(std::sync::atomic::Ordering::Relaxed), "config_reloads": reloads}).to_string(),
         )
     });
 
@@ -218,74 +240,86 @@ pub fn routes(
     let ws = warp::path!("ws")
         .and(warp::header::optional::<String>("origin"))
         .and(warp::header::optional::<String>("host"))
+        .and(warp::ext::optional::<auth::Access>())
+        .and(warp::ext::optional::<Peer>())
         .and(warp::ws())
         .and(with_state(state.clone()))
         .map(ws::upgrade);
 
-    let routes = get
-        .and(
-            root.or(page)
-                .unify()
-                .or(playlist_page)
-                .unify()
-                .or(playlists_list)
-                .unify()
-                .or(playlist)
-                .unify()
-                .or(wall)
-                .unify()
-                .or(assets)
-                .unify()
-                .or(snapshot)
-                .unify()
-                .or(dashboards_list)
-                .unify()
-                .or(dashboard)
-                .unify()
-                .or(series)
-                .unify()
-                .or(anomalies)
-                .unify()
-                .or(healthz)
-                .unify()
-                .or(metrics)
-                .unify()
-                .or(ws)
-                .unify(),
-        )
-        .recover(|rej: warp::Rejection| async move {
-            let r = if rej.is_not_found() {
-                not_found("not found")
-            } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
-                plain(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed: this server only answers GET",
-                )
-            } else {
-                plain(StatusCode::BAD_REQUEST, "bad request")
-            };
-            Ok::<_, Infallible>(r)
-        })
-        .unify();
-
-    let security = security_headers();
-    routes.map(move |mut r: Response| {
-        for (k, v) in security.iter() {
-            r.headers_mut().entry(k).or_insert_with(|| v.clone());
-        }
-        r
+    get.and(
+        root.or(page)
+            .unify()
+            .or(playlist_page)
+            .unify()
+            .or(playlists_list)
+            .unify()
+            .or(playlist)
+            .unify()
+            .or(wall)
+            .unify()
+            .or(assets)
+            .unify()
+            .or(snapshot)
+            .unify()
+            .or(dashboards_list)
+            .unify()
+            .or(dashboard)
+            .unify()
+            .or(series)
+            .unify()
+            .or(anomalies)
+            .unify()
+            .or(healthz)
+            .unify()
+            .or(metrics)
+            .unify()
+            .or(ws)
+            .unify(),
+    )
+    .recover(|rej: warp::Rejection| async move {
+        let r = if rej.is_not_found() {
+            not_found("not found")
+        } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
+            plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: this server only answers GET",
+            )
+        } else {
+            plain(StatusCode::BAD_REQUEST, "bad request")
+        };
+        Ok::<_, Infallible>(r)
     })
+    .unify()
 }
 
-/// Headers on every response: the page loads nothing but its own files and cannot be framed.
-fn security_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
+/// Headers on every response: the page loads nothing but its own files (no inline script, no
+/// eval) and cannot be framed, except by the `frame_ancestors` the operator listed.
+pub fn security_headers(server: &ServerSettings) -> HeaderMap {
+    let ancestors = if server.frame_ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        server.frame_ancestors.join(" ")
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
     );
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    // X-Frame-Options can say DENY or SAMEORIGIN only; for other framers CSP alone decides.
+    match server.frame_ancestors.as_slice() {
+        [] => {
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+        [one] if one == "'self'" => {
+            h.insert(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("SAMEORIGIN"),
+            );
+        }
+        _ => {}
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -294,7 +328,10 @@ fn security_headers() -> HeaderMap {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h
 }
@@ -325,7 +362,7 @@ fn json_response(body: String) -> Response {
     r
 }
 
-fn plain(status: StatusCode, msg: &str) -> Response {
+pub(crate) fn plain(status: StatusCode, msg: &str) -> Response {
     let mut r = Response::new(format!("{msg}\n").into());
     *r.status_mut() = status;
     r.headers_mut().insert(

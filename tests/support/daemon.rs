@@ -28,19 +28,36 @@ impl Daemon {
 
     /// As [`Daemon::start`], on `listen` and with the first source named `edge_name`.
     pub async fn start_with(dir: &Path, listen: &str, edge_name: &str) -> Daemon {
-        Daemon::start_opts(dir, listen, edge_name, "").await
+        Daemon::start_config(dir, listen, edge_name, "", "").await
+    }
+
+    /// The test config with `server_extra` lines added to `[server]` and `extra` (tables such as
+    /// `[auth]` or `[server.tls]`) appended.
+    pub fn config(dir: &Path, edge_name: &str, server_extra: &str, extra: &str) -> String {
+        format!(
+            "[server]\nupdate_interval = \"50ms\"\nheartbeat_interval = \"1s\"\n{server_extra}\n[tail]\nrescan_interval = \"50ms\"\n\
+             [[source]]\nname = \"{edge}\"\npath = \"{d}/pf.log*\"\nformat = \"pf\"\nstart_at = \"beginning\"\n\
+             [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n{extra}\n",
+            d = dir.display(),
+            edge = edge_name.replace('"', "\\\""),
+        )
     }
 
     /// As [`Daemon::start_with`], with `extra` TOML appended to the config (`[dashboards]`,
     /// `[wall]`, …).
     pub async fn start_opts(dir: &Path, listen: &str, edge_name: &str, extra: &str) -> Daemon {
-        let cfg = format!(
-            "[server]\nupdate_interval = \"50ms\"\nheartbeat_interval = \"1s\"\n[tail]\nrescan_interval = \"50ms\"\n\
-             [[source]]\nname = \"{edge}\"\npath = \"{d}/pf.log*\"\nformat = \"pf\"\nstart_at = \"beginning\"\n\
-             [[source]]\nname = \"core\"\npath = \"{d}/kern.log\"\nformat = \"auto\"\n{extra}",
-            d = dir.display(),
-            edge = edge_name.replace('"', "\\\""),
-        );
+        Daemon::start_config(dir, listen, edge_name, "", extra).await
+    }
+
+    /// As [`Daemon::start_with`], with [`Daemon::config`]'s additions.
+    pub async fn start_config(
+        dir: &Path,
+        listen: &str,
+        edge_name: &str,
+        server_extra: &str,
+        extra: &str,
+    ) -> Daemon {
+        let cfg = Daemon::config(dir, edge_name, server_extra, extra);
         let settings =
             Settings::from_toml(&cfg, "test.toml", Vec::new()).expect("valid test config");
         let listener = tokio::net::TcpListener::bind(listen).await.unwrap();

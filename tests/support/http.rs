@@ -36,16 +36,49 @@ pub async fn get(addr: SocketAddr, path: &str) -> Response {
     .await
 }
 
+/// `GET path` with extra request headers (`("Cookie", "socwall=…")`).
+pub async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"),
+    )
+    .await
+}
+
 pub async fn request(addr: SocketAddr, raw: &str) -> Response {
     tokio::time::timeout(Duration::from_secs(10), async {
-        let mut s = TcpStream::connect(addr).await.expect("connect");
-        s.write_all(raw.as_bytes()).await.expect("write");
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.expect("read");
-        parse(&buf)
+        let s = TcpStream::connect(addr).await.expect("connect");
+        request_on(s, raw).await
     })
     .await
     .expect("HTTP request timed out")
+}
+
+/// Sends `raw` on an open stream (plain or TLS) and reads the answer to the end.
+pub async fn request_on<S>(mut s: S, raw: &str) -> Response
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    s.write_all(raw.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    // A TLS peer may close without close_notify; what was read is the answer.
+    let _ = s.read_to_end(&mut buf).await;
+    parse(&buf)
+}
+
+impl Response {
+    /// Every value of a header that may repeat (`Set-Cookie`).
+    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 /// Polls `GET path` until it answers 200 with JSON satisfying `cond` (10 s at most). The daemon's
