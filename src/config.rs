@@ -65,6 +65,7 @@ struct Raw {
     log: RawLog,
     #[serde(default)]
     wall: RawWall,
+    #[serde(default)]
     state: RawState,
     #[serde(default)]
     parse: RawParse,
