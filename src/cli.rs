@@ -332,10 +332,11 @@ fn check(args: &RunArgs) -> ExitCode {
     ) {
         Ok(d) => {
             println!(
-                "socwall check: {} is valid: {} source(s), dashboards: {}",
+                "socwall check: {} is valid: {} source(s), dashboards: {}; playlists: {}",
                 path.display(),
                 settings.sources.len(),
-                d.by_name.keys().cloned().collect::<Vec<_>>().join(", ")
+                d.by_name.keys().cloned().collect::<Vec<_>>().join(", "),
+                d.playlists.keys().cloned().collect::<Vec<_>>().join(", ")
             );
             ExitCode::SUCCESS
         }

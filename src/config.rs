@@ -64,6 +64,8 @@ struct Raw {
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
+    wall: RawWall,
+    #[serde(default)]
     state: RawState,
     #[serde(default)]
     parse: RawParse,
@@ -160,6 +162,21 @@ struct RawDashboards {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawWall {
+    shifts: Option<Vec<RawShift>>,
+    reload_at: Option<String>,
+    burn_in: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShift {
+    name: Option<String>,
+    start: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawState {
     dir: Option<String>,
     snapshot_interval: Option<String>,
@@ -206,6 +223,7 @@ pub struct Settings {
     pub tail: TailSettings,
     pub aggregate: AggregateConfig,
     pub dashboards: DashboardSettings,
+    pub wall: WallSettings,
     pub state: StateSettings,
     pub log_level: String,
     /// Words in an iptables log prefix that mean deny / allow.
@@ -309,6 +327,39 @@ pub struct DashboardSettings {
     pub default: String,
 }
 
+/// What every wall page is told about the room it hangs in (`GET /api/v1/wall`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WallSettings {
+    /// Shift schedule: `(name, start minute of the day)`, sorted by start; wall-local time.
+    pub shifts: Vec<(String, u16)>,
+    /// Optional daily page reload, minute of the day (wall-local time).
+    pub reload_at: Option<u16>,
+    /// Slow pixel shift against burn-in on plasma/OLED panels.
+    pub burn_in: bool,
+}
+
+impl WallSettings {
+    /// The JSON served at `/api/v1/wall`.
+    pub fn json(&self) -> serde_json::Value {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        serde_json::json!({
+            "shifts": self.shifts.iter().map(|(n, s)| serde_json::json!({"name": n, "start": hm(*s)})).collect::<Vec<_>>(),
+            "reload_at": self.reload_at.map(hm),
+            "burn_in": self.burn_in,
+        })
+    }
+}
+
+/// `HH:MM` (24 h) → minute of the day.
+pub fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceSettings {
     pub name: String,
@@ -375,6 +426,7 @@ impl Default for Settings {
                 dir: None,
                 default: "soc-wall".into(),
             },
+            wall: WallSettings::default(),
             state: StateSettings {
                 dir: None,
                 snapshot_interval: Duration::from_secs(30),
@@ -584,6 +636,40 @@ fn validate(raw: Raw, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
         s.dashboards.default = name;
     }
 
+    for (i, sh) in raw.wall.shifts.unwrap_or_default().into_iter().enumerate() {
+        let name = sh
+            .name
+            .filter(|n| !n.trim().is_empty() && n.chars().count() <= 40)
+            .ok_or_else(|| {
+                loc.err(
+                    "wall.shifts",
+                    format!(
+                        "shift {}: every shift needs a name of 1 to 40 characters",
+                        i + 1
+                    ),
+                )
+            })?;
+        let start = sh.start.as_deref().and_then(parse_hhmm).ok_or_else(|| {
+            loc.err(
+                "wall.shifts",
+                format!(
+                    "shift {}: write the start as HH:MM (24 h, wall-local time), e.g. \"06:00\"",
+                    i + 1
+                ),
+            )
+        })?;
+        s.wall.shifts.push((name, start));
+    }
+    s.wall.shifts.sort_by_key(|(_, start)| *start);
+    if let Some(v) = raw.wall.reload_at {
+        s.wall.reload_at = Some(parse_hhmm(&v).ok_or_else(|| {
+            loc.err(
+                "wall.reload_at",
+                format!("`{v}` is not a time; write HH:MM (24 h, wall-local time), e.g. \"04:30\""),
+            )
+        })?);
+    }
+    s.wall.burn_in = raw.wall.burn_in.unwrap_or(false);
     if let Some(dir) = raw.state.dir {
         if dir.trim().is_empty() {
             return Err(loc.err(
@@ -1587,6 +1673,32 @@ mod tests {
             (Some(2), Some("parse.iptables.allow")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn wall_settings() {
+        let s = Settings::from_toml(
+            "[wall]\nshifts = [{ name = \"Night\", start = \"22:00\" }, { name = \"Day\", start = \"06:00\" }]\nreload_at = \"04:30\"\nburn_in = true\n",
+            "w.toml",
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.wall.shifts,
+            vec![("Day".to_string(), 360), ("Night".to_string(), 1320)]
+        );
+        assert_eq!(s.wall.reload_at, Some(270));
+        assert!(s.wall.burn_in);
+        assert_eq!(s.wall.json()["shifts"][1]["start"], "22:00");
+        let e = Settings::from_toml("[wall]\nreload_at = \"25:00\"\n", "w.toml", Vec::new())
+            .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("wall.reload_at")),
+            "{e}"
+        );
+        assert_eq!(parse_hhmm("7:05"), Some(425));
+        assert_eq!(parse_hhmm("07:5"), None);
     }
 
     #[test]

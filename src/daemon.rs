@@ -73,11 +73,22 @@ pub async fn run(
         .as_ref()
         .map(web::tls::Tls::load)
         .transpose()?;
-    let dashboards = Dashboards::load(
+    // Tolerant: a broken file in the dashboards directory is logged and skipped (`socwall check`
+    // reports it strictly); only a missing default dashboard stops the start.
+    let dashboards = Dashboards::load_tolerant(
         settings.dashboards.dir.as_deref(),
         &settings.dashboards.default,
-    )
-    .map_err(RunError::Config)?;
+        None,
+    );
+    if !dashboards
+        .by_name
+        .contains_key(&settings.dashboards.default)
+    {
+        return Err(RunError::Config(dashboards.errors));
+    }
+    for e in &dashboards.errors {
+        tracing::warn!("dashboard not loaded: {e}");
+    }
     let (trigger, stop) = shutdown::channel();
     let trigger = Arc::new(trigger);
     {
@@ -235,7 +246,13 @@ pub async fn run(
     let mut first = frames_rx.clone();
     let _ = tokio::time::timeout(Duration::from_secs(2), first.wait_for(|f| f.seq > 0)).await;
 
-    let (_dash_tx, dash_rx) = watch::channel(Arc::new(dashboards));
+    let (dash_tx, dash_rx) = watch::channel(Arc::new(dashboards));
+    let dash_task = tokio::spawn(watch_dashboards(
+        settings.dashboards.dir.clone(),
+        settings.dashboards.default.clone(),
+        dash_tx,
+        stop.clone(),
+    ));
     let state = Arc::new(WebState {
         frames: frames_rx,
         dashboards: dash_rx,
@@ -246,6 +263,7 @@ pub async fn run(
         anomalies: anomalies_tx,
         started,
         listen: listen_stats.clone(),
+        wall: settings.wall.json(),
         auth: settings.auth.as_ref().map(web::auth::Tokens::new),
         clients_by_addr: Default::default(),
         counters: Default::default(),
@@ -277,8 +295,89 @@ pub async fn run(
     }
     let _ = agg_task.await;
     let _ = hub_task.await;
+    let _ = dash_task.await;
     tracing::info!("socwall stopped");
     Ok(())
+}
+
+/// How often the dashboards directory is checked for changed files.
+const DASHBOARD_POLL: Duration = Duration::from_secs(1);
+
+/// Hot reload: polls the dashboards directory (size and mtime of each `*.toml`) and re-validates
+/// on a change; SIGHUP re-validates at once and orders every open wall to reload its page. A file
+/// that does not validate keeps its last good version and its error is logged (file:line:key).
+async fn watch_dashboards(
+    dir: Option<std::path::PathBuf>,
+    default: String,
+    tx: watch::Sender<Arc<Dashboards>>,
+    mut stop: shutdown::Shutdown,
+) {
+    let stamps = |d: &Option<std::path::PathBuf>| {
+        d.as_deref()
+            .map(crate::dashboard::stamps)
+            .unwrap_or_default()
+    };
+    let mut last = stamps(&dir);
+    let mut poll = tokio::time::interval(DASHBOARD_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        let page = tokio::select! {
+            _ = poll.tick() => false,
+            _ = hangup => true,
+            _ = stop.wait() => break,
+        };
+        // File reads on the blocking pool: a slow or hung file system must not stall a runtime
+        // worker.
+        let prev = tx.borrow().clone();
+        let job = (dir.clone(), default.clone(), last.clone(), prev.clone());
+        let Ok(Some((now, mut next))) = tokio::task::spawn_blocking(move || {
+            let (dir, default, last, prev) = job;
+            let now = stamps(&dir);
+            if now == last && !page {
+                return None;
+            }
+            let next = Dashboards::load_tolerant(dir.as_deref(), &default, Some(&prev));
+            Some((now, next))
+        })
+        .await
+        else {
+            continue;
+        };
+        last = now;
+        if page {
+            next.page_generation += 1;
+            tracing::info!("SIGHUP: dashboards re-read, every wall page told to reload");
+        }
+        if next == *prev {
+            continue;
+        }
+        if next.errors != prev.errors {
+            for e in &next.errors {
+                tracing::warn!("dashboard kept at its last good version: {e}");
+            }
+            if next.errors.is_empty() {
+                tracing::info!("every dashboard file is valid again");
+            }
+        }
+        let (dashboards, playlists) = prev.changes(&next);
+        if !dashboards.is_empty() || !playlists.is_empty() {
+            tracing::info!(?dashboards, ?playlists, "dashboards reloaded");
+        }
+        tx.send_replace(Arc::new(next));
+    }
 }
 
 /// The aggregator's and detectors' settings from the config (shared with `socwall replay`).

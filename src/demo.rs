@@ -36,6 +36,14 @@ pub fn settings(dir: &Path, base: &Settings) -> Settings {
         silent_after: Duration::from_secs(silent),
         max_line_bytes: s.tail.max_line_bytes,
     };
+    // A three-shift schedule for the clock widgets (`[wall] shifts`), unless one is configured.
+    if s.wall.shifts.is_empty() {
+        s.wall.shifts = vec![
+            ("Early".into(), 6 * 60),
+            ("Late".into(), 14 * 60),
+            ("Night".into(), 22 * 60),
+        ];
+    }
     s.sources = vec![
         src("edge-fw (pf)", "edge-pf.log*", Format::Pf, 30, 120),
         src(

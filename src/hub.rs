@@ -122,6 +122,22 @@ pub fn tagged<T: Serialize>(kind: &'static str, body: &T) -> Arc<str> {
     }
 }
 
+/// The daemon's own health, added to every heartbeat (`daemon` in docs/PROTOCOL.md).
+#[derive(Serialize)]
+struct WithDaemon<'a, H: Serialize> {
+    #[serde(flatten)]
+    body: &'a H,
+    daemon: DaemonHealth,
+}
+
+#[derive(Serialize)]
+struct DaemonHealth {
+    /// Wall clients connected now.
+    clients: usize,
+    /// How long serialising the last tick took, in microseconds.
+    publish_us: u64,
+}
+
 /// Runs until the aggregator side closes its channel. Each published tick is serialised here,
 /// off the aggregator's task, exactly once.
 pub async fn run<S, U, H>(
@@ -151,7 +167,16 @@ pub async fn run<S, U, H>(
             snapshot,
             snapshot_seq,
             update: p.update.as_ref().map(|u| tagged("update", u)),
-            heartbeat: tagged("heartbeat", &p.heartbeat),
+            heartbeat: tagged(
+                "heartbeat",
+                &WithDaemon {
+                    body: &p.heartbeat,
+                    daemon: DaemonHealth {
+                        clients: stats.clients.load(Ordering::Relaxed),
+                        publish_us: stats.last_publish_ns.load(Ordering::Relaxed) / 1000,
+                    },
+                },
+            ),
             anomaly_log,
         };
         let ns = started.elapsed().as_nanos() as u64;
@@ -204,7 +229,12 @@ mod tests {
         let f = frx.borrow_and_update().clone();
         assert_eq!((f.seq, f.snapshot_seq), (2, 1));
         assert_eq!(f.update.as_deref(), Some(r#"{"type":"update","seq":2}"#));
-        assert_eq!(&*f.heartbeat, r#"{"type":"heartbeat","seq":2}"#);
+        assert!(
+            f.heartbeat
+                .starts_with(r#"{"type":"heartbeat","seq":2,"daemon":{"clients":0,"publish_us":"#),
+            "{}",
+            f.heartbeat
+        );
         drop(ptx);
         task.await.unwrap();
         assert_eq!(stats.frames.load(Ordering::Relaxed), 2);

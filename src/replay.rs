@@ -816,6 +816,7 @@ pub async fn serve(
         auth: settings.auth.as_ref().map(web::auth::Tokens::new),
         clients_by_addr: Default::default(),
         counters: Default::default(),
+        wall: settings.wall.json(),
     });
     // Replays are served over plain HTTP (a walkthrough on a laptop or behind a proxy).
     web::serve(listener, state, None).await;

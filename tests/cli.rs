@@ -31,7 +31,9 @@ fn check_accepts_the_shipped_config() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("is valid: 2 source(s), dashboards: soc-wall"),
+        stdout.contains(
+            "is valid: 2 source(s), dashboards: executive, network-flows, shift-lead, soc-wall; playlists: wall"
+        ),
         "{stdout}"
     );
 }

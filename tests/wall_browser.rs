@@ -1,6 +1,8 @@
 //! The real wall page served by the real daemon, in a real headless Chromium: lines appended to a
 //! tailed file show up on screen, log-derived text stays text, the page obeys the CSP without a
-//! console error, and it goes STALE when the daemon dies and recovers when it comes back.
+//! console error, and it goes STALE (banner "Disconnected since …" within two heartbeats, every
+//! tile showing its data age) when the daemon dies and recovers when it comes back, without a
+//! manual reload.
 
 #[path = "support/cdp.rs"]
 mod cdp;
@@ -91,17 +93,32 @@ async fn real_daemon_drives_the_wall_page() {
 
     // Kill the daemon: the page must say it is stale (two 1 s heartbeats), not keep old numbers
     // on screen as if live.
+    let stopped = std::time::Instant::now();
     d.stop().await;
     let text = b
         .wait_for(BANNER, Duration::from_secs(8))
         .await
         .expect("stale banner");
-    assert!(text.as_str().unwrap().starts_with("STALE"), "{text}");
+    // Within two heartbeats (1 s each here), plus the page's 500 ms status tick.
+    assert!(
+        stopped.elapsed() < Duration::from_millis(2 * 1000 + 1000),
+        "banner after {:?}",
+        stopped.elapsed()
+    );
+    let text = text.as_str().unwrap();
+    assert!(text.starts_with("STALE — Disconnected since "), "{text}");
+    // Every tile says how old its data is once that is older than two heartbeats.
+    b.wait_for(
+        "[...document.querySelectorAll('.tile:not(.tile-unknown)')].every(t => !t.querySelector('.tile-age').hidden && /^data \\d+ s old$/.test(t.querySelector('.tile-age').textContent))",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("tiles show their data age");
 
     // Bring it back on the same address: the page reconnects by itself and shows the new state.
     let d = Daemon::start_with(dir.path(), &addr.to_string(), "edge-2").await;
     b.wait_for(
-        "!socwall.stale && document.getElementById('banner').hidden && socwall.state.sources.some(s => s.name === 'edge-2')",
+        "!socwall.stale && document.getElementById('banner').hidden && socwall.state.sources.some(s => s.name === 'edge-2') && [...document.querySelectorAll('.tile-age')].every(a => a.hidden)",
         Duration::from_secs(30),
     )
     .await

@@ -37,9 +37,10 @@ pub use cidr::{Cidr, CidrError, ip_key, key_ip};
 pub use feeds::FeedState;
 pub use persist::{AggregateState, NAME as STATE_SECTION, VERSION as STATE_VERSION};
 pub use snapshot::{
-    Distinct, FeedSeries, FeedsSummary, FirstSeenEntry, FirstSeenOut, Heartbeat, HeartbeatSource,
-    IoErrorOut, LastError, PerWindow, ProtoEntry, Rates, Series, Snapshot, SourceOut,
-    StateErrorOut, StateOut, TopEntry, TopN, TopWindow, Totals, Update,
+    Distinct, FeedSeries, FeedsSummary, FirstSeenEntry, FirstSeenOut, FlowEntry, FlowsOut,
+    Heartbeat, HeartbeatSource, IoErrorOut, LastError, PerWindow, PortHeat, ProtoEntry, Rates,
+    Series, Snapshot, SourceOut, StateErrorOut, StateOut, TopEntry, TopN, TopWindow, Totals,
+    Update,
 };
 
 use feeds::Feed;
@@ -47,7 +48,7 @@ use firstseen::{FirstSeen, Hosts};
 use keyhash::KeyHasher;
 use snapshot::opt_time;
 pub(crate) use snapshot::rfc3339_millis;
-use topn::{SLOT_S, TopSlots, port_key, port_key_string};
+use topn::{SLOT_S, TopSlots, flow_key, port_key, port_key_string};
 use window::{Counts, PROTO_CLASSES, Ring};
 
 /// Protocol version of the JSON this module produces.
@@ -206,6 +207,8 @@ impl Default for SmallHll {
 struct Recomputed {
     at: Micros,
     topn: TopN,
+    flows: FlowsOut,
+    port_heat: PortHeat,
     first_seen: FirstSeenOut,
     protocols: Vec<ProtoEntry>,
 }
@@ -473,6 +476,9 @@ impl Aggregator {
                     if let Some(s) = src {
                         let hp = kh.pair(hs, hd);
                         slot.pair.add_hashed((s, d), hp, 1, r.bytes);
+                        let fk = flow_key(r.proto, r.dst_port);
+                        slot.flow
+                            .add_hashed((s, d, fk), kh.pair(hp, kh.port(fk)), 1, r.bytes);
                         if denied {
                             slot.denied_pair.add_hashed((s, d), hp, 1, r.bytes);
                         }
@@ -591,6 +597,8 @@ impl Aggregator {
             self.ports.sweep(s);
         }
         let topn = self.slots.topn(sec.div_euclid(SLOT_S), self.top_n);
+        let flows = self.slots.flows(sec.div_euclid(SLOT_S));
+        let port_heat = self.slots.port_heat(sec.div_euclid(SLOT_S));
         let first_seen = self.first_seen(now);
         let p = window::sum(&self.secs, sec - PROTOCOLS_WINDOW_S + 1, sec);
         let mut protocols: Vec<ProtoEntry> = PROTO_CLASSES
@@ -606,6 +614,8 @@ impl Aggregator {
         self.recomputed = Some(Recomputed {
             at: now,
             topn,
+            flows,
+            port_heat,
             first_seen,
             protocols,
         });
@@ -767,6 +777,8 @@ impl Aggregator {
             series: self.series_at(Step::Second, SNAPSHOT_POINTS, now, false),
             protocols: r.protocols.clone(),
             topn: r.topn.clone(),
+            flows: r.flows.clone(),
+            port_heat: r.port_heat.clone(),
             first_seen: r.first_seen.clone(),
             sources: self.sources(now),
             anomalies,
@@ -784,13 +796,15 @@ impl Aggregator {
             .then(|| self.detect.anomalies(now, ANOMALIES_MAX));
         let fresh = self.refresh(now) || std::mem::take(&mut self.recompute_unsent);
         self.recompute_unsent = false;
-        let (protocols, topn, first_seen) = match (&self.recomputed, fresh) {
+        let (protocols, topn, first_seen, flows, port_heat) = match (&self.recomputed, fresh) {
             (Some(r), true) => (
                 Some(r.protocols.clone()),
                 Some(r.topn.clone()),
                 Some(r.first_seen.clone()),
+                Some(r.flows.clone()),
+                Some(r.port_heat.clone()),
             ),
-            _ => (None, None, None),
+            _ => (None, None, None, None, None),
         };
         let up = Update {
             seq: self.seq,
@@ -802,6 +816,8 @@ impl Aggregator {
             series: self.series_at(Step::Second, UPDATE_POINTS, now, false),
             protocols,
             topn,
+            flows,
+            port_heat,
             first_seen,
             sources: self.sources(now),
             anomalies,

@@ -151,6 +151,41 @@ pub struct TopN {
     pub h1: TopWindow,
 }
 
+/// One flow: `src > dst` on `service` (`tcp/443`, or the protocol alone when it has no ports).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FlowEntry {
+    pub src: String,
+    pub dst: String,
+    pub service: String,
+    pub proto: String,
+    pub count: u64,
+    pub bytes: u64,
+    pub error: u64,
+}
+
+/// Top flows per window (`flows` in the snapshot).
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct FlowsOut {
+    #[serde(rename = "1m")]
+    pub m1: Vec<FlowEntry>,
+    #[serde(rename = "5m")]
+    pub m5: Vec<FlowEntry>,
+    #[serde(rename = "15m")]
+    pub m15: Vec<FlowEntry>,
+    #[serde(rename = "1h")]
+    pub h1: Vec<FlowEntry>,
+}
+
+/// Denied events per destination port (rows) and minute (columns, oldest first, the last one
+/// still filling and starting at `end`, Unix seconds).
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct PortHeat {
+    pub step_s: u32,
+    pub end: i64,
+    pub ports: Vec<String>,
+    pub counts: Vec<Vec<u64>>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FirstSeenEntry {
     pub key: String,
@@ -215,6 +250,10 @@ pub struct Snapshot {
     pub series: Series,
     pub protocols: Vec<ProtoEntry>,
     pub topn: TopN,
+    /// Top flows per window (added in 0.2; docs/PROTOCOL.md).
+    pub flows: FlowsOut,
+    /// Denied events per port and minute, last hour (added in 0.2).
+    pub port_heat: PortHeat,
     pub first_seen: FirstSeenOut,
     pub sources: Vec<SourceOut>,
     /// Open anomalies, highest severity first (at most `ANOMALIES_MAX`).
@@ -237,6 +276,10 @@ pub struct Update {
     pub protocols: Option<Vec<ProtoEntry>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub topn: Option<TopN>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<FlowsOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_heat: Option<PortHeat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<FirstSeenOut>,
     pub sources: Vec<SourceOut>,

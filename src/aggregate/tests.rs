@@ -588,6 +588,8 @@ fn snapshot_json_shape() {
             "series",
             "protocols",
             "topn",
+            "flows",
+            "port_heat",
             "first_seen",
             "sources",
             "state",
@@ -732,6 +734,8 @@ fn snapshot_json_shape() {
             "series",
             "protocols",
             "topn",
+            "flows",
+            "port_heat",
             "first_seen",
             "sources",
         ])
@@ -752,4 +756,66 @@ fn clock_going_backwards_is_clamped() {
     a.ingest(&one(None), T0 + 5 * SEC);
     let s = a.series(Step::Second, 1, T0 + 10 * SEC);
     assert_eq!(s.events, vec![2]);
+}
+
+#[test]
+fn flows_and_port_heat_come_from_the_slots() {
+    let mut a = Aggregator::new(settings(), T0);
+    let mut icmp = rec(v4(10, 0, 0, 5), v4(10, 0, 0, 6), 0, Some(Action::Allow), 64);
+    icmp.proto = Some(Proto::ICMP);
+    icmp.dst_port = None;
+    let mut recs = vec![icmp];
+    for _ in 0..3 {
+        recs.push(rec(
+            v4(203, 0, 113, 9),
+            v4(10, 0, 0, 1),
+            22,
+            Some(Action::Deny),
+            60,
+        ));
+    }
+    a.ingest(&batch(0, recs), T0 + 5 * SEC);
+    // Two minutes later: denied 23 in another column.
+    a.ingest(
+        &batch(
+            0,
+            vec![rec(
+                v4(198, 51, 100, 4),
+                v4(10, 0, 0, 1),
+                23,
+                Some(Action::Deny),
+                60,
+            )],
+        ),
+        T0 + 2 * MIN + 5 * SEC,
+    );
+    let s = a.snapshot(T0 + 2 * MIN + 6 * SEC);
+    let f = &s.flows.m15;
+    assert_eq!(f.len(), 3);
+    assert_eq!(
+        (
+            f[0].src.as_str(),
+            f[0].dst.as_str(),
+            f[0].service.as_str(),
+            f[0].proto.as_str()
+        ),
+        ("203.0.113.9", "10.0.0.1", "tcp/22", "tcp")
+    );
+    assert_eq!((f[0].count, f[0].bytes, f[0].error), (3, 180, 0));
+    assert!(
+        f.iter()
+            .any(|e| e.service == "icmp" && e.proto == "icmp" && e.bytes == 64)
+    );
+    // The 1m window holds only the newer flow.
+    assert_eq!(s.flows.m1.len(), 1);
+    let h = &s.port_heat;
+    assert_eq!((h.step_s, h.end), (60, T0 / US + 120));
+    assert_eq!(h.ports, vec!["tcp/22", "tcp/23"]);
+    assert_eq!(h.counts[0].len(), 60);
+    assert_eq!(h.counts[0][57], 3);
+    assert_eq!(h.counts[1][59], 1);
+    assert_eq!(h.counts[0].iter().sum::<u64>(), 3);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["flows"]["5m"][0]["service"], "tcp/22");
+    assert_eq!(json["port_heat"]["ports"][1], "tcp/23");
 }

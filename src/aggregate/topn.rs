@@ -17,7 +17,7 @@ use crate::event::Proto;
 use super::cidr::key_ip;
 use super::hll;
 use super::rare::{Rare, RareMerger};
-use super::snapshot::{PerWindow, TopEntry, TopN, TopWindow};
+use super::snapshot::{FlowEntry, FlowsOut, PerWindow, PortHeat, TopEntry, TopN, TopWindow};
 use super::spacesaving::{Merged, Merger, SpaceSaving};
 
 /// Slot width in seconds.
@@ -28,6 +28,16 @@ pub const SLOTS: usize = 360;
 pub const WINDOW_SLOTS: [usize; 4] = [6, 30, 90, 360];
 
 pub type Pair = (u128, u128);
+/// A flow: source, destination and [`flow_key`] (protocol + destination port).
+pub type Flow = (u128, u128, u32);
+/// Flows carried per window (`flows` in the snapshot).
+pub const FLOWS_N: usize = 40;
+/// Destination ports in `port_heat` (the hour's most denied).
+pub const HEAT_PORTS: usize = 12;
+/// Columns of `port_heat`: one per minute of the last hour.
+pub const HEAT_MINUTES: i64 = 60;
+/// Set in a [`flow_key`] when the record had no destination port.
+const FLOW_NO_PORT: u32 = 1 << 24;
 
 pub struct TopSlot {
     epoch: i64,
@@ -40,6 +50,7 @@ pub struct TopSlot {
     pub denied_dst: SpaceSaving<u128>,
     pub denied_dport: SpaceSaving<u32>,
     pub denied_pair: SpaceSaving<Pair>,
+    pub flow: SpaceSaving<Flow>,
     pub rare: Rare,
     pub hll_src: Box<[u8]>,
     pub hll_dst: Box<[u8]>,
@@ -58,6 +69,7 @@ impl TopSlot {
             denied_dst: SpaceSaving::new(cap),
             denied_dport: SpaceSaving::new(cap),
             denied_pair: SpaceSaving::new(cap),
+            flow: SpaceSaving::new(cap),
             rare: Rare::new(rare_cap),
             hll_src: vec![0u8; hll::M].into_boxed_slice(),
             hll_dst: vec![0u8; hll::M].into_boxed_slice(),
@@ -75,6 +87,7 @@ impl TopSlot {
         self.denied_dst.clear();
         self.denied_dport.clear();
         self.denied_pair.clear();
+        self.flow.clear();
         self.rare.clear();
         self.hll_src.fill(0);
         self.hll_dst.fill(0);
@@ -92,6 +105,7 @@ impl TopSlot {
             self.denied_dst.len(),
             self.denied_dport.len(),
             self.denied_pair.len(),
+            self.flow.len(),
         ]
         .into_iter()
         .max()
@@ -109,6 +123,7 @@ impl TopSlot {
             + self.denied_dst.heap_bytes()
             + self.denied_dport.heap_bytes()
             + self.denied_pair.heap_bytes()
+            + self.flow.heap_bytes()
             + self.rare.heap_bytes()
             + 2 * hll::M
     }
@@ -236,6 +251,75 @@ impl TopSlots {
         out
     }
 
+    /// The top [`FLOWS_N`] flows (by events) of every window ending with slot `cur`.
+    pub fn flows(&self, cur: i64) -> FlowsOut {
+        let mut m = Merger::new();
+        let mut out: [Vec<FlowEntry>; 4] = Default::default();
+        let mut w = 0;
+        for i in 0..SLOTS {
+            if let Some(s) = self.get(cur - i as i64) {
+                m.add(&s.flow);
+            }
+            if i + 1 == WINDOW_SLOTS[w] {
+                out[w] = m
+                    .top(FLOWS_N)
+                    .iter()
+                    .map(|f: &Merged<Flow>| {
+                        let (service, proto) = flow_key_strings(f.key.2);
+                        FlowEntry {
+                            src: key_ip(f.key.0).to_string(),
+                            dst: key_ip(f.key.1).to_string(),
+                            service,
+                            proto,
+                            count: f.count,
+                            bytes: f.aux,
+                            error: f.error,
+                        }
+                    })
+                    .collect();
+                w += 1;
+            }
+        }
+        let [m1, m5, m15, h1] = out;
+        FlowsOut { m1, m5, m15, h1 }
+    }
+
+    /// Denied events per destination port and minute over the last hour, for the
+    /// [`HEAT_PORTS`] most denied ports of that hour. Read from the slots' `denied_dport`
+    /// summaries (a port a slot did not monitor counts zero there: a lower bound).
+    pub fn port_heat(&self, cur: i64) -> PortHeat {
+        let cur_min = (cur * SLOT_S).div_euclid(60);
+        let first_min = cur_min - HEAT_MINUTES + 1;
+        let first_slot = (first_min * 60)
+            .div_euclid(SLOT_S)
+            .max(cur - SLOTS as i64 + 1);
+        let mut m = Merger::new();
+        for idx in first_slot..=cur {
+            if let Some(s) = self.get(idx) {
+                m.add(&s.denied_dport);
+            }
+        }
+        let top: Vec<u32> = m.top(HEAT_PORTS).iter().map(|e| e.key).collect();
+        let mut counts = vec![vec![0u64; HEAT_MINUTES as usize]; top.len()];
+        if !top.is_empty() {
+            for idx in first_slot..=cur {
+                let Some(s) = self.get(idx) else { continue };
+                let col = ((idx * SLOT_S).div_euclid(60) - first_min) as usize;
+                for (k, c, _, _) in s.denied_dport.iter() {
+                    if let Some(row) = top.iter().position(|&t| t == k) {
+                        counts[row][col] += c;
+                    }
+                }
+            }
+        }
+        PortHeat {
+            step_s: 60,
+            end: cur_min * 60,
+            ports: top.iter().map(|&k| port_key_string(k)).collect(),
+            counts,
+        }
+    }
+
     /// All top-N lists for all windows ending with slot `cur`.
     pub fn topn(&self, cur: i64, n: usize) -> TopN {
         let ip = |m: &Merged<u128>| TopEntry {
@@ -289,6 +373,32 @@ impl TopSlots {
 #[inline]
 pub fn port_key(proto: Proto, port: u16) -> u32 {
     (u32::from(proto.0) << 16) | u32::from(port)
+}
+
+/// Flow key: a port key, or protocol with [`FLOW_NO_PORT`] when the record had no port (ICMP,
+/// GRE, …; protocol 255 when the record had none).
+#[inline]
+pub fn flow_key(proto: Option<Proto>, port: Option<u16>) -> u32 {
+    match (proto, port) {
+        (Some(p), Some(port)) if p.has_ports() => port_key(p, port),
+        (Some(p), _) => FLOW_NO_PORT | (u32::from(p.0) << 16),
+        (None, _) => FLOW_NO_PORT | (255 << 16),
+    }
+}
+
+/// `("tcp/443", "tcp")`, `("icmp", "icmp")`, `("other", "other")`.
+pub fn flow_key_strings(k: u32) -> (String, String) {
+    let proto = Proto(((k >> 16) & 0xff) as u8);
+    let name = match proto.keyword() {
+        Some(kw) => kw.to_string(),
+        None if proto.0 == 255 => "other".to_string(),
+        None => proto.0.to_string(),
+    };
+    if k & FLOW_NO_PORT != 0 {
+        (name.clone(), name)
+    } else {
+        (port_key_string(k & 0xff_ffff), name)
+    }
 }
 
 /// `tcp/443`; protocols without a keyword print their number (`253/7`).

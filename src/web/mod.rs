@@ -65,6 +65,8 @@ pub struct WebState {
     /// WebSocket clients per IP address (`max_clients_per_address`).
     pub clients_by_addr: ws::ClientsByAddr,
     pub counters: Counters,
+    /// `[wall]` settings as `/api/v1/wall` serves them.
+    pub wall: serde_json::Value,
 }
 
 /// The web side's own counters, in `/metrics`.
@@ -128,6 +130,37 @@ pub fn routes(
             asset("index.html")
         });
 
+    // A playlist rotates dashboards in the same page (docs/dashboards.md).
+    let playlist_page = warp::path!("p" / String)
+        .and(with_state(state.clone()))
+        .map(|name: String, st: Arc<WebState>| {
+            if !st.dashboards.borrow().playlists.contains_key(&name) {
+                return not_found(&format!("no playlist named {name:?}"));
+            }
+            asset("index.html")
+        });
+
+    let playlists_list = warp::path!("api" / "v1" / "playlists")
+        .and(with_state(state.clone()))
+        .map(|st: Arc<WebState>| {
+            let d = st.dashboards.borrow().clone();
+            let list: Vec<_> = d.playlists.values().map(|p| p.json()).collect();
+            json_response(serde_json::json!({"playlists": list}).to_string())
+        });
+
+    let playlist = warp::path!("api" / "v1" / "playlists" / String)
+        .and(with_state(state.clone()))
+        .map(
+            |name: String, st: Arc<WebState>| match st.dashboards.borrow().playlists.get(&name) {
+                Some(p) => json_response(p.json().to_string()),
+                None => not_found(&format!("no playlist named {name:?}")),
+            },
+        );
+
+    let wall = warp::path!("api" / "v1" / "wall")
+        .and(with_state(state.clone()))
+        .map(|st: Arc<WebState>| json_response(st.wall.to_string()));
+
     let assets = warp::path("assets")
         .and(warp::path::tail())
         .map(|tail: warp::path::Tail| asset(tail.as_str()));
@@ -148,7 +181,11 @@ pub fn routes(
                 .values()
                 .map(|d| serde_json::json!({"name": d.name, "title": d.spec.get("title")}))
                 .collect();
-            json_response(serde_json::json!({"default": d.default, "dashboards": list}).to_string())
+            let errors: Vec<String> = d.errors.iter().map(|e| e.to_string()).collect();
+            json_response(
+                serde_json::json!({"default": d.default, "dashboards": list, "errors": errors})
+                    .to_string(),
+            )
         });
 
     let dashboard = warp::path!("api" / "v1" / "dashboards" / String)
@@ -185,7 +222,7 @@ pub fn routes(
             "failed": st.stats.config_reload_errors.load(std::sync::atomic::Ordering::Relaxed),
         });
         json_response(
-            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "config_reloads": reloads}).to_string(),
+            serde_json::json!({"status": "ok", "uptime_s": st.started.elapsed().as_secs(), "seq": seq, "clients": st.stats.clients.load(std::sync::atomic::Ordering::Relaxed), "config_reloads": reloads}).to_string(),
         )
     });
 
@@ -211,6 +248,14 @@ pub fn routes(
 
     get.and(
         root.or(page)
+            .unify()
+            .or(playlist_page)
+            .unify()
+            .or(playlists_list)
+            .unify()
+            .or(playlist)
+            .unify()
+            .or(wall)
             .unify()
             .or(assets)
             .unify()
@@ -294,7 +339,10 @@ pub fn security_headers(server: &ServerSettings) -> HeaderMap {
 fn asset(path: &str) -> Response {
     match assets::web(path) {
         Some(bytes) => {
-            let mut r = Response::new(bytes.into());
+            let mut r = match bytes {
+                std::borrow::Cow::Borrowed(b) => Response::new(b.into()),
+                std::borrow::Cow::Owned(v) => Response::new(v.into()),
+            };
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(assets::content_type(path)),

@@ -284,6 +284,9 @@ async fn run_client(socket: WebSocket, st: &WebState, access: Access, ip: Option
     let mut frames = st.frames.clone();
     let mut shutdown = st.shutdown.clone();
     let max_age = st.server.max_update_age;
+    let mut dashboards = st.dashboards.clone();
+    let mut dash_seen = dashboards.borrow_and_update().clone();
+    let mut dash_open = true;
 
     let hello = serde_json::json!({
         "type": "hello",
@@ -292,6 +295,7 @@ async fn run_client(socket: WebSocket, st: &WebState, access: Access, ip: Option
         "server_time": crate::time::format_rfc3339_millis(crate::time::now_micros()).to_string(),
         "tick_ms": st.server.update_interval.as_millis() as u64,
         "heartbeat_ms": st.server.heartbeat_interval.as_millis() as u64,
+        "assets": super::assets::build_id(),
     })
     .to_string();
     let first = frames.borrow_and_update().clone();
@@ -340,6 +344,21 @@ async fn run_client(socket: WebSocket, st: &WebState, access: Access, ip: Option
                 st.stats.clients_dropped.fetch_add(1, Ordering::Relaxed);
                 st.counters.evicted_slow.fetch_add(1, Ordering::Relaxed);
                 break Some((CLOSE_TOO_SLOW, "too slow"));
+            }
+            changed = dashboards.changed(), if dash_open => {
+                if changed.is_err() {
+                    dash_open = false;
+                    continue;
+                }
+                // A dashboard or playlist changed: tell the page which (docs/PROTOCOL.md `reload`).
+                let now = dashboards.borrow_and_update().clone();
+                let msgs = reload_messages(&dash_seen, &now);
+                dash_seen = now;
+                if !msgs.is_empty() {
+                    outbox.data.extend(msgs.into_iter().map(Message::text));
+                    outbox.update_last = false;
+                    outbox.since.get_or_insert_with(Instant::now);
+                }
             }
             changed = frames.changed() => {
                 if changed.is_err() {
@@ -408,6 +427,25 @@ async fn run_client(socket: WebSocket, st: &WebState, access: Access, ip: Option
     close(tx, code, reason).await;
 }
 
+/// `reload` messages (docs/PROTOCOL.md) for what changed between two dashboard sets: the whole
+/// page when the operator ordered it, else each changed dashboard and playlist.
+pub fn reload_messages(
+    old: &crate::dashboard::Dashboards,
+    new: &crate::dashboard::Dashboards,
+) -> Vec<String> {
+    if new.page_generation != old.page_generation {
+        return vec![serde_json::json!({"type": "reload", "scope": "page"}).to_string()];
+    }
+    let (dashboards, playlists) = old.changes(new);
+    let dashboards = dashboards.into_iter().map(|name| {
+        serde_json::json!({"type": "reload", "scope": "dashboard", "dashboard": name}).to_string()
+    });
+    let playlists = playlists.into_iter().map(|name| {
+        serde_json::json!({"type": "reload", "scope": "playlist", "playlist": name}).to_string()
+    });
+    dashboards.chain(playlists).collect()
+}
+
 /// What a client that last got frame `last_seq` is sent for frame `f`, and whether that is a
 /// resync: the anomaly changes of every frame since `last_seq`, in order, then the newest update;
 /// or — when it fell more than [`MAX_SKIPPED_FRAMES`] behind (`behind`: its waiting data already
@@ -452,7 +490,7 @@ async fn close(mut tx: Tx, code: u16, reason: &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_SKIPPED_FRAMES, next_messages, origin_allowed};
+    use super::{MAX_SKIPPED_FRAMES, next_messages, origin_allowed, reload_messages};
     use crate::hub::{AnomalyLog, Frame};
     use std::sync::Arc;
 
@@ -530,5 +568,29 @@ mod tests {
             Some("10.0.0.5:8080"),
             &["https://soc.example.org".into()]
         ));
+    }
+
+    #[test]
+    fn reloads_name_what_changed() {
+        let a = crate::dashboard::Dashboards::load(None, "soc-wall").unwrap();
+        let json = |v: Vec<String>| -> Vec<serde_json::Value> {
+            v.iter().map(|m| serde_json::from_str(m).unwrap()).collect()
+        };
+        assert!(reload_messages(&a, &a).is_empty());
+        let mut b = a.clone();
+        b.by_name.get_mut("executive").unwrap().spec["title"] = "x".into();
+        b.playlists.remove("wall");
+        assert_eq!(
+            json(reload_messages(&a, &b)),
+            [
+                serde_json::json!({"type": "reload", "scope": "dashboard", "dashboard": "executive"}),
+                serde_json::json!({"type": "reload", "scope": "playlist", "playlist": "wall"}),
+            ]
+        );
+        b.page_generation += 1;
+        assert_eq!(
+            json(reload_messages(&a, &b)),
+            [serde_json::json!({"type": "reload", "scope": "page"})]
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! Protocol: launch with `--remote-debugging-port=0`, read the port from `DevToolsActivePort` in the
 //! temporary profile, `GET /json/list` for the page target, then JSON commands over a WebSocket,
 //! responses matched by `id`. Console errors and uncaught exceptions are collected from events.
+//! [`Browser::heap_used`] measures the page's JS heap after a forced GC (leak checks).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -280,6 +281,17 @@ impl Browser {
         std::fs::write(path.as_ref(), png)
             .with_context(|| format!("writing {}", path.as_ref().display()))?;
         Ok(())
+    }
+
+    /// Used JS heap in bytes after a full garbage collection (`HeapProfiler.collectGarbage`, then
+    /// `Runtime.getHeapUsage`): what the page really holds on to.
+    pub async fn heap_used(&self) -> Result<u64> {
+        self.call("HeapProfiler.collectGarbage", json!({})).await?;
+        let r = self.call("Runtime.getHeapUsage", json!({})).await?;
+        r.get("usedSize")
+            .and_then(Value::as_f64)
+            .map(|v| v as u64)
+            .ok_or_else(|| anyhow!("getHeapUsage returned no usedSize"))
     }
 
     /// `console.error` calls and uncaught exceptions seen so far ("no JS errors" = empty).

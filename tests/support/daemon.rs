@@ -43,6 +43,12 @@ impl Daemon {
         )
     }
 
+    /// As [`Daemon::start_with`], with `extra` TOML appended to the config (`[dashboards]`,
+    /// `[wall]`, …).
+    pub async fn start_opts(dir: &Path, listen: &str, edge_name: &str, extra: &str) -> Daemon {
+        Daemon::start_config(dir, listen, edge_name, "", extra).await
+    }
+
     /// As [`Daemon::start_with`], with [`Daemon::config`]'s additions.
     pub async fn start_config(
         dir: &Path,

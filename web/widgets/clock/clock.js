@@ -1,9 +1,27 @@
-// web/widgets/clock/clock.js: the `clock` widget — local time, date, and how long ago the last server message arrived.
+// web/widgets/clock/clock.js: the `clock` widget — local time, date, the current shift (from `[wall] shifts`), and how long ago the last server message arrived.
 
 import { fmtAge } from '../../format.js';
 
 function pad(n) {
   return n < 10 ? '0' + n : String(n);
+}
+
+/** "Night shift · until 06:00" for the schedule [{name, start: "HH:MM"}] (sorted by start). */
+export function currentShift(shifts, now) {
+  if (!Array.isArray(shifts) || !shifts.length) return '';
+  const mins = now.getHours() * 60 + now.getMinutes();
+  const parsed = shifts
+    .map((s) => {
+      const m = /^(\d\d):(\d\d)$/.exec(String(s && s.start));
+      return m ? { name: String(s.name), start: Number(m[1]) * 60 + Number(m[2]), text: m[0] } : null;
+    })
+    .filter(Boolean)
+    .sort((a, b) => a.start - b.start);
+  if (!parsed.length) return '';
+  let i = parsed.length - 1; // before the first start of the day, the last shift still runs
+  for (let k = 0; k < parsed.length; k++) if (parsed[k].start <= mins) i = k;
+  const next = parsed[(i + 1) % parsed.length];
+  return parsed[i].name + ' shift' + (parsed.length > 1 ? ' · until ' + next.text : '');
 }
 
 export function create(el, spec, ctx) {
@@ -15,7 +33,9 @@ export function create(el, spec, ctx) {
   date.className = 'clock-date';
   const upd = document.createElement('div');
   upd.className = 'clock-updated';
-  root.append(time, date, upd);
+  const shiftEl = document.createElement('div');
+  shiftEl.className = 'clock-shift';
+  root.append(time, date, shiftEl, upd);
   el.appendChild(root);
   const showSeconds = spec.seconds !== false;
   let dateFmt;
@@ -41,6 +61,8 @@ export function create(el, spec, ctx) {
       if (Math.abs(skew) >= 2) u += ' · wall clock ' + (skew > 0 ? '+' : '−') + Math.abs(skew).toFixed(0) + ' s vs server';
     }
     if (upd.textContent !== u) upd.textContent = u;
+    const sh = spec.shift ? currentShift(ctx && ctx.wall ? ctx.wall().shifts : null, now) : '';
+    if (shiftEl.textContent !== sh) shiftEl.textContent = sh;
     upd.classList.toggle('clock-late', last > 0 && Date.now() - last > 10000);
   }
   render();

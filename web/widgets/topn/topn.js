@@ -1,4 +1,4 @@
-// web/widgets/topn/topn.js: the `topn` widget — ranked horizontal bars with value labels from topn[window][dim].
+// web/widgets/topn/topn.js: the `topn` widget — ranked horizontal bars with value labels from topn[window][dim]; marks entries first seen in the last hour; optional bottom-first order.
 //
 // Keys come straight from logs (IPs, ports, pairs): they are set with textContent only, never innerHTML.
 
@@ -19,6 +19,9 @@ export function create(el, spec) {
   const n = Math.max(1, Math.min(50, Math.trunc(Number(spec.n)) || 10));
   const byBytes = spec.value === 'bytes' || (spec.value === undefined && dim === 'talkers');
   const tone = dim.startsWith('denied_') ? 'denied' : 'neutral';
+  const bottom = spec.order === 'bottom';
+  // Which first-seen list marks this dimension's keys as new (PROTOCOL.md `first_seen`).
+  const newList = spec.mark_new === false ? null : /dport$/.test(dim) ? 'dport' : /^(src|dst|talkers|denied_src|denied_dst)$/.test(dim) ? 'host' : null;
 
   const root = document.createElement('ol');
   root.className = 'topn topn-' + tone;
@@ -45,18 +48,25 @@ export function create(el, spec) {
     const tail = document.createElement('span');
     tail.className = 'topn-key-tail';
     key.append(head, tail);
+    const badge = document.createElement('span');
+    badge.className = 'topn-new';
+    badge.textContent = 'NEW';
+    badge.hidden = true;
     const val = document.createElement('span');
     val.className = 'topn-val';
-    li.append(bar, rank, key, val);
+    li.append(bar, rank, key, badge, val);
     root.appendChild(li);
-    rows.push({ li, bar, head, tail, val, key: null });
+    rows.push({ li, bar, head, tail, badge, val, key: null });
   }
   el.append(root, empty);
 
   return {
-    keys: ['topn'],
+    keys: ['topn', 'first_seen'],
     update(state) {
-      const list = state.topn && state.topn[win] && Array.isArray(state.topn[win][dim]) ? state.topn[win][dim] : [];
+      let list = state.topn && state.topn[win] && Array.isArray(state.topn[win][dim]) ? state.topn[win][dim] : [];
+      if (bottom) list = list.slice(0, n).reverse();
+      const fs = state.first_seen;
+      const fresh = new Set(newList && fs && !fs.learning && Array.isArray(fs[newList]) ? fs[newList].map((e) => String(e && e.key)) : []);
       const metric = byBytes ? 'bytes' : 'count';
       let max = 0;
       for (let i = 0; i < Math.min(n, list.length); i++) {
@@ -80,6 +90,8 @@ export function create(el, spec) {
           r.tail.textContent = t;
           r.li.title = k;
         }
+        r.badge.hidden = !fresh.has(k);
+        r.li.classList.toggle('topn-is-new', fresh.has(k));
         const v = Number(e[metric]) || 0;
         const approx = Number(e.error) > 0 ? '≈' : '';
         r.val.textContent = approx + (byBytes ? fmtBytes(v) : fmtNum(v));
