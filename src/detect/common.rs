@@ -211,6 +211,11 @@ pub fn top32(hash: u64) -> u32 {
     (mix(hash) >> 32) as u32
 }
 
+/// Room reserved for a detector's hot list (keys over a threshold, checked each tick): enough
+/// for every real incident at once, so `memory()` stays what it was at construction unless an
+/// attack puts more keys over a threshold than that.
+pub const HOT_RESERVE: usize = 64;
+
 /// A direct-mapped filter of keys seen once, in front of a capped table: a key is admitted to the
 /// table on its second sighting within `max_age`, so one-off keys — most of a spoofed flood —
 /// never touch the table's (larger, cache-cold) entries or push anything out. A slot is one `u64`:

@@ -28,8 +28,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Distinct, REPORT_EVERY_S, Sample, SeenOnce, count, ip, port_key, port_label, samples_json, sec,
-    severity, top32,
+    Distinct, HOT_RESERVE, REPORT_EVERY_S, Sample, SeenOnce, count, ip, port_key, port_label,
+    samples_json, sec, severity, top32,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -69,6 +69,8 @@ struct Cell {
     start: u32,
     last: u32,
     sample: Sample,
+    /// On its table's hot list (cleared with the cell when its window starts over).
+    hot: bool,
 }
 
 impl Cell {
@@ -129,6 +131,12 @@ pub struct PortScan {
     seen_h: SeenOnce,
     seen_v: SeenOnce,
     reported: Assoc<u128, Reported>,
+    /// Cells whose distinct count reached their threshold: all that `tick` looks at until
+    /// something fires. Sweeping both tables every second cost a cache miss per cell (the
+    /// largest share of detection's cost on a busy edge, docs/PERFORMANCE.md). A cell joins
+    /// when it crosses and leaves when its window is over or it is evicted.
+    hot_h: Vec<(u128, u32)>,
+    hot_v: Vec<(u128, u128)>,
 }
 
 impl PortScan {
@@ -141,6 +149,8 @@ impl PortScan {
             seen_h: SeenOnce::new(16_384),
             seen_v: SeenOnce::new(16_384),
             reported: Assoc::new(1024),
+            hot_h: Vec::with_capacity(HOT_RESERVE),
+            hot_v: Vec::with_capacity(HOT_RESERVE),
             s,
         }
     }
@@ -154,6 +164,8 @@ impl PortScan {
 fn probe<K: Copy + Eq + Default>(
     t: &mut Assoc<K, Cell>,
     f: &mut SeenOnce,
+    hot: &mut Vec<K>,
+    thr: u64,
     key: K,
     hash: u64,
     now: u32,
@@ -165,18 +177,26 @@ fn probe<K: Copy + Eq + Default>(
     // 2-second units: 256 of them span more than the window).
     let unit = now / 2;
     let stale = window.div_ceil(2).min(254);
-    if let Some((c, rk)) = t.get_mut(&key, hash) {
+    let c = if let Some((c, rk)) = t.get_mut(&key, hash) {
         c.hit(now, window, item, o);
         *rk = rank(c.distinct.size(), unit);
-        return;
-    }
-    let Some((fp, age)) = f.check(hash, unit, stale, top32(item)) else {
-        return;
+        c
+    } else {
+        let Some((fp, age)) = f.check(hash, unit, stale, top32(item)) else {
+            return;
+        };
+        let (c, rk, _) = t.entry(key, hash, |r| effective(r, unit, stale));
+        c.first(now.saturating_sub(2 * age), fp);
+        c.hit(now, window, item, o);
+        *rk = rank(c.distinct.size(), unit);
+        c
     };
-    let (c, rk, _) = t.entry(key, hash, |r| effective(r, unit, stale));
-    c.first(now.saturating_sub(2 * age), fp);
-    c.hit(now, window, item, o);
-    *rk = rank(c.distinct.size(), unit);
+    // `size` is exact below Distinct::EXACT and never above the estimate beyond it: the cheap
+    // test first, the estimate only for cells near a threshold.
+    if !c.hot && c.distinct.size() >= thr.min(Distinct::EXACT as u64) && c.distinct() >= thr {
+        c.hot = true;
+        hot.push(key);
+    }
 }
 
 /// True if the record is a probe (see the module docs).
@@ -246,9 +266,15 @@ impl Detector for PortScan {
         let kh = self.kh;
         let (hs, hd, hp) = (kh.addr(src), kh.addr(dst), kh.port(pk));
         let hh = kh.pair(hs, hp);
+        let (hthr, vthr) = (
+            u64::from(self.s.horizontal_hosts.max(1)),
+            u64::from(self.s.vertical_ports.max(1)),
+        );
         probe(
             &mut self.horizontal,
             &mut self.seen_h,
+            &mut self.hot_h,
+            hthr,
             (src, pk),
             hh,
             now,
@@ -260,6 +286,8 @@ impl Detector for PortScan {
         probe(
             &mut self.vertical,
             &mut self.seen_v,
+            &mut self.hot_v,
+            vthr,
             (src, dst),
             hv,
             now,
@@ -285,19 +313,48 @@ impl Detector for PortScan {
             Some(r) => last > r.at && now.saturating_sub(r.at) >= REPORT_EVERY_S,
             None => true,
         };
-        for (&(src, pk), c) in self.horizontal.iter() {
-            if c.live(now, w) && c.distinct() >= hthr && due(src, c.last) {
-                let a = hits.entry(src).or_default();
-                if a.horiz.is_none_or(|(n, _)| c.distinct() > n) {
-                    a.horiz = Some((c.distinct(), pk));
+        let mut i = 0;
+        while i < self.hot_h.len() {
+            let key @ (src, pk) = self.hot_h[i];
+            let h = kh.pair(kh.addr(src), kh.port(pk));
+            match self.horizontal.get_mut(&key, h) {
+                Some((c, _)) if c.hot && c.live(now, w) && c.distinct() >= hthr => {
+                    i += 1;
+                    if due(src, c.last) {
+                        let a = hits.entry(src).or_default();
+                        if a.horiz.is_none_or(|(n, _)| c.distinct() > n) {
+                            a.horiz = Some((c.distinct(), pk));
+                        }
+                    }
+                }
+                other => {
+                    // Window over, or evicted (the slot may hold another key by now).
+                    if let Some((c, _)) = other {
+                        c.hot = false;
+                    }
+                    self.hot_h.swap_remove(i);
                 }
             }
         }
-        for (&(src, dst), c) in self.vertical.iter() {
-            if c.live(now, w) && c.distinct() >= vthr && due(src, c.last) {
-                let a = hits.entry(src).or_default();
-                if a.vert.is_none_or(|(n, _)| c.distinct() > n) {
-                    a.vert = Some((c.distinct(), dst));
+        let mut i = 0;
+        while i < self.hot_v.len() {
+            let key @ (src, dst) = self.hot_v[i];
+            let h = kh.pair(kh.addr(src), kh.addr(dst));
+            match self.vertical.get_mut(&key, h) {
+                Some((c, _)) if c.hot && c.live(now, w) && c.distinct() >= vthr => {
+                    i += 1;
+                    if due(src, c.last) {
+                        let a = hits.entry(src).or_default();
+                        if a.vert.is_none_or(|(n, _)| c.distinct() > n) {
+                            a.vert = Some((c.distinct(), dst));
+                        }
+                    }
+                }
+                other => {
+                    if let Some((c, _)) = other {
+                        c.hot = false;
+                    }
+                    self.hot_v.swap_remove(i);
                 }
             }
         }
@@ -364,6 +421,8 @@ impl Detector for PortScan {
             + self.seen_h.memory()
             + self.seen_v.memory()
             + self.reported.memory()
+            + self.hot_h.capacity() * 32
+            + self.hot_v.capacity() * 32
     }
 }
 

@@ -24,8 +24,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, Lc512, REPORT_EVERY_S, Sample, SeenOnce, count, ip, samples_json, sec, severity, times,
-    top32,
+    Ewma, HOT_RESERVE, Lc512, REPORT_EVERY_S, Sample, SeenOnce, count, ip, samples_json, sec,
+    severity, times, top32,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -97,6 +97,8 @@ struct Dst {
     reported_at: u32,
     first: Sample,
     last: Sample,
+    /// `minute + 1` when the destination was put on the hot list (attempts reached the floor).
+    hot: u32,
 }
 
 impl Dst {
@@ -124,6 +126,9 @@ pub struct SynFlood {
     kh: KeyHasher,
     seen: SeenOnce,
     dsts: Assoc<u128, Dst>,
+    /// Destinations whose running minute reached the floor: all that `tick` looks at (a table
+    /// sweep every second cost a cache miss per entry; see deny_burst.rs).
+    hot: Vec<u128>,
 }
 
 impl SynFlood {
@@ -132,6 +137,7 @@ impl SynFlood {
             kh: KeyHasher::get(),
             seen: SeenOnce::new(16_384),
             dsts: Assoc::new(s.capacity.max(64)),
+            hot: Vec::with_capacity(HOT_RESERVE),
             s,
         }
     }
@@ -191,6 +197,7 @@ impl Detector for SynFlood {
                 e.roll(minute, &self.s);
             }
             count_attempt(e, rk, minute, flagged, src_fp, o);
+            hot_check(e, dst, minute, &self.s, &mut self.hot);
             return;
         }
         // A destination not tracked yet goes through the seen-once filter: tracked from its
@@ -211,6 +218,7 @@ impl Detector for SynFlood {
             }
         }
         count_attempt(e, rk, minute, flagged, src_fp, o);
+        hot_check(e, dst, minute, &self.s, &mut self.hot);
     }
 
     fn tick(&mut self, now: Micros, _view: &TickView<'_>, ctx: &Context, sink: &mut Sink) {
@@ -218,21 +226,30 @@ impl Detector for SynFlood {
         let minute = now_s / 60;
         let s = &self.s;
         let floor = s.floor.min(s.absolute);
-        self.dsts.retain(|&dst, e| {
+        let mut i = 0;
+        while i < self.hot.len() {
+            let dst = self.hot[i];
+            let Some((e, _)) = self.dsts.get_mut(&dst, self.kh.addr(dst)) else {
+                // Evicted since.
+                self.hot.swap_remove(i);
+                continue;
+            };
             if e.minute != minute || e.attempts < floor {
-                return true;
+                self.hot.swap_remove(i);
+                continue;
             }
+            i += 1;
             if e.reported_at != 0 && now_s.saturating_sub(e.reported_at) < REPORT_EVERY_S {
-                return true;
+                continue;
             }
             let n = f64::from(e.attempts);
             if f64::from(e.established) > s.max_established_share * n {
-                return true;
+                continue;
             }
             // Mostly flag-less denies: require a crowd, or it is one client's retries.
             let by_denies = e.flagged < e.attempts / 2;
             if by_denies && e.sources.estimate() < u64::from(s.min_sources) {
-                return true;
+                continue;
             }
             let thr = s.threshold(&e.base);
             let fires = match thr {
@@ -243,12 +260,20 @@ impl Detector for SynFlood {
                 e.reported_at = now_s;
                 sink.push(finding(s, ctx, dst, e, thr, by_denies));
             }
-            true
-        });
+        }
     }
 
     fn memory(&self) -> usize {
-        self.seen.memory() + self.dsts.memory()
+        self.seen.memory() + self.dsts.memory() + self.hot.capacity() * 16
+    }
+}
+
+/// Puts `dst` on the hot list the first time in `minute` its attempts reach the floor.
+#[inline]
+fn hot_check(e: &mut Dst, dst: u128, minute: u32, s: &Settings, hot: &mut Vec<u128>) {
+    if e.attempts >= s.floor.min(s.absolute) && e.hot != minute + 1 {
+        e.hot = minute + 1;
+        hot.push(dst);
     }
 }
 
