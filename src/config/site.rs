@@ -349,11 +349,21 @@ mod tests {
             e.to_string(),
             "test.toml:5: `detect.fixed_dns_source_port.min_servers`: 0 is out of range; use 1 to 8"
         );
-        let e = load("[detect.port_scan]\nwindow = \"1m\"\n").unwrap_err();
+        let e = load("[detect.port_scan]\nwindow = \"1s\"\n").unwrap_err();
         assert_eq!(
             (e.line, e.key.as_deref()),
             (Some(2), Some("detect.port_scan.window")),
             "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "test.toml:2: `detect.port_scan.window`: \"1s\" is out of range; use 10s to 1h"
+        );
+        let e = load("[detect.beaconing]\nmin_score = 0.8\nignore_ports = [53, 123, 70000]\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "test.toml:3: `detect.beaconing.ignore_ports`: 70000 is out of range; use ports 0 to 65535"
         );
     }
 

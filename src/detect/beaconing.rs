@@ -14,6 +14,10 @@
 //! `min_connections` (10), when the median size is at most `max_median_bytes` (small), and not for
 //! `ignore_ports` (DNS and NTP are regular by design).
 //!
+//! Only connections that got through count ([`reached`]): a denied record or a connection log's
+//! never-answered handshake is no working channel, and refused retries are regular for benign
+//! reasons (a client retrying a blocked mail relay).
+//!
 //! State: a direct-mapped "seen once" filter of pair hashes (64K × 8 bytes) so one-off pairs —
 //! most traffic, and every spoofed flood — never take a slot; pairs seen twice move to a capped
 //! set-associative table ([`Assoc`]) holding the last 32 intervals and sizes, evicting the pairs
@@ -28,7 +32,7 @@ use super::common::{
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
-use crate::event::{Micros, Proto};
+use crate::event::{Action, Micros, Proto, Record};
 
 /// Intervals and sizes kept per pair.
 const RING: usize = 32;
@@ -112,6 +116,23 @@ impl Pair {
         self.start_ms = t_ms;
         self.last_ms = t_ms;
     }
+}
+
+/// Whether the record is a connection that got through: not denied by the firewall, and (for a
+/// connection log) not a handshake that never completed (Zeek `S0`/`REJ`, a refused Suricata
+/// flow). A beacon is a working channel to its controller; attempts that never left the network
+/// or were never answered carry no commands. Repeated refused attempts are common and benign
+/// (a client retrying a blocked SMTP relay, a blocked updater) and would otherwise score as
+/// regular — a packet log writes the same SYN size for every one of them, so only their timing
+/// would separate them from a beacon. Blocked attempts are `deny_burst`'s and `port_scan`'s to
+/// report; records with no action (flow logs) count.
+#[inline]
+fn reached(r: &Record) -> bool {
+    if r.action == Some(Action::Deny) {
+        return false;
+    }
+    let f = r.tcp_flags;
+    !(f.is_conn() && f.syn_without_ack())
 }
 
 /// Median, Bowley skewness and MADM (median absolute deviation about the median) of `v`.
@@ -229,6 +250,9 @@ impl Detector for Beaconing {
     #[inline]
     fn observe(&mut self, o: &Obs<'_>, _ctx: &Context, _sink: &mut Sink) {
         if !o.src_zone.is_internal() || !o.dst_zone.is_external() {
+            return;
+        }
+        if !reached(o.r) {
             return;
         }
         let (Some(src), Some(dst)) = (o.src, o.dst) else {
@@ -401,7 +425,7 @@ fn finding(
 mod tests {
     use super::*;
     use crate::detect::testkit::*;
-    use crate::event::{Action, Record};
+    use crate::event::{Action, Record, TcpFlags};
 
     fn rig() -> Rig<Beaconing> {
         let mut r = Rig::new(Beaconing::new(Settings::default(), T0));
@@ -449,6 +473,34 @@ mod tests {
         // Reported again as it continues, at most once a minute.
         assert!(f.len() >= 5 && f.len() <= 11, "{}", f.len());
         assert_eq!(f.last().unwrap().evidence["connections"], 20);
+    }
+
+    #[test]
+    fn refused_and_unanswered_attempts_are_not_beacons() {
+        // The same perfectly regular timing (every 180 s, 60-byte SYN lines) three ways.
+        let run = |action: Action, flags: TcpFlags| {
+            let mut r = rig();
+            for _ in 0..20 {
+                let mut x = conn("10.1.0.24", "198.18.25.1", 25, 60);
+                x.action = Some(action);
+                x.tcp_flags = flags;
+                r.feed(&x);
+                r.advance(180.0);
+            }
+            r.findings
+        };
+        // A client retrying an SMTP relay the firewall refuses (packet log, denied).
+        assert!(run(Action::Deny, TcpFlags::SYN).is_empty());
+        // A connection log's handshakes that were never answered (Zeek S0) or refused (REJ).
+        let s0 = TcpFlags::CONN | TcpFlags::SYN;
+        assert!(run(Action::Allow, s0).is_empty());
+        assert!(run(Action::Allow, s0 | TcpFlags::RST).is_empty());
+        // Let through (a packet log's allowed SYN, a completed connection): a beacon.
+        let f = run(Action::Allow, TcpFlags::SYN);
+        assert!(!f.is_empty());
+        assert_eq!(f[0].evidence["connections"], 10);
+        let done = TcpFlags::CONN | TcpFlags::SYN | TcpFlags::ACK | TcpFlags::FIN;
+        assert!(!run(Action::Allow, done).is_empty());
     }
 
     #[test]
