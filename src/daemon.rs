@@ -225,6 +225,15 @@ pub async fn run(
     if let Some(a) = restored.aggregate {
         aggregator.restore(a);
     }
+    if let Some(d) = restored.detect {
+        let r = aggregator.restore_detect(d);
+        tracing::info!(
+            anomalies = r.anomalies,
+            first_seen_hosts = r.hosts,
+            first_seen_services = r.services,
+            "restored detector state"
+        );
+    }
     let agg_task = tokio::spawn(aggregate_loop(
         aggregator,
         events_rx,

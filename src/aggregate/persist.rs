@@ -199,6 +199,25 @@ impl Aggregator {
     }
 }
 
+impl Aggregator {
+    /// The detection engine's persistent part (the `detect` section, src/detect/persist.rs),
+    /// taken at the same checkpoint as [`Aggregator::persist`].
+    pub fn persist_detect(&self) -> crate::detect::DetectState {
+        let names: Vec<&str> = self.feeds.iter().map(|f| f.name.as_str()).collect();
+        self.detect.export(&names)
+    }
+
+    /// Restores the detection engine into a fresh aggregator (before anything is ingested).
+    pub fn restore_detect(&mut self, s: crate::detect::DetectState) -> crate::detect::Restored {
+        let names: Vec<String> = self.feeds.iter().map(|f| f.name.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let r = self.detect.restore(s, &names, self.clock);
+        self.anomalies_dirty = true;
+        self.dirty = true;
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

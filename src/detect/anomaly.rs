@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, Kind};
 use crate::event::Micros;
@@ -71,6 +71,32 @@ pub struct AnomalyChange {
     pub change: ChangeKind,
     #[serde(flatten)]
     pub anomaly: AnomalyOut,
+}
+
+/// The `table` part of the `detect` state section: every open anomaly and the id counter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableState {
+    pub next_id: u64,
+    pub dropped: u64,
+    pub open: Vec<EntryState>,
+}
+
+/// One open anomaly as saved. `kind` is the config name, so a kind a later build drops (or an
+/// older build does not know) is skipped instead of failing the whole section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryState {
+    pub id: u64,
+    pub kind: String,
+    pub entity: String,
+    pub zone: Option<String>,
+    pub severity: u8,
+    pub peak: u8,
+    pub reported: u8,
+    pub summary: String,
+    pub first_seen: Micros,
+    pub last_seen: Micros,
+    pub count: u64,
+    pub evidence: serde_json::Value,
 }
 
 #[derive(Debug, Clone)]
@@ -258,6 +284,85 @@ impl Table {
             .take(limit)
             .map(|(_, e)| e.out(now, hl))
             .collect()
+    }
+
+    /// The open anomalies and the id counter, for the state file (src/detect/persist.rs).
+    pub fn export(&self) -> TableState {
+        let mut open: Vec<EntryState> = self
+            .entries
+            .values()
+            .map(|e| EntryState {
+                id: e.id,
+                kind: e.kind.as_str().to_string(),
+                entity: e.entity.clone(),
+                zone: e.zone.clone(),
+                severity: e.severity,
+                peak: e.peak,
+                reported: e.reported,
+                summary: e.summary.clone(),
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+                count: e.count,
+                evidence: e.evidence.clone(),
+            })
+            .collect();
+        // Stable order: the file diffs cleanly and tests compare it.
+        open.sort_by_key(|e| e.id);
+        TableState {
+            next_id: self.next_id,
+            dropped: self.dropped,
+            open,
+        }
+    }
+
+    /// Puts saved anomalies back into an empty table, with their ids, so the wall sees the same
+    /// anomaly after a restart rather than a close and a new open. Skipped: kinds this build
+    /// does not know or config disabled (`keep`), anomalies that expired while the daemon was
+    /// down (the next tick would only close them), and beyond `max_open` (a smaller cap in the
+    /// new config) the least severe. Returns how many were restored.
+    pub fn restore(&mut self, s: TableState, now: Micros, keep: impl Fn(Kind) -> bool) -> usize {
+        let hl = self.s.half_life_s;
+        let mut max_id = 0;
+        let mut ok: Vec<Entry> = s
+            .open
+            .into_iter()
+            .filter_map(|e| {
+                max_id = max_id.max(e.id);
+                let kind = Kind::from_name(&e.kind).filter(|k| keep(*k))?;
+                Some(Entry {
+                    id: e.id,
+                    kind,
+                    entity: e.entity,
+                    zone: e.zone,
+                    severity: e.severity.min(100),
+                    peak: e.peak.min(100),
+                    reported: e.reported.min(100),
+                    summary: e.summary,
+                    first_seen: e.first_seen,
+                    last_seen: e.last_seen,
+                    count: e.count,
+                    evidence: e.evidence,
+                })
+            })
+            .filter(|e| {
+                now - e.last_seen <= self.s.expire_after_s * US
+                    && e.current(now, hl) >= self.s.close_below
+            })
+            .collect();
+        ok.sort_by(|a, b| {
+            b.current(now, hl)
+                .cmp(&a.current(now, hl))
+                .then(b.last_seen.cmp(&a.last_seen))
+        });
+        ok.truncate(self.s.max_open);
+        // Ids are never reused, even those of anomalies not restored.
+        self.next_id = self.next_id.max(s.next_id).max(max_id.saturating_add(1));
+        self.dropped = self.dropped.saturating_add(s.dropped);
+        let n = ok.len();
+        for e in ok {
+            self.entries.insert((e.kind, e.entity.clone()), e);
+        }
+        n
     }
 
     /// Approximate heap bytes held.

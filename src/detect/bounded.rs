@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
-use foldhash::fast::RandomState;
+use foldhash::fast::{FixedState, RandomState};
 
 use crate::aggregate::key_ip;
 use crate::event::{Micros, Proto};
@@ -74,6 +74,12 @@ impl<K: Copy + Eq + Hash, V> TwoGen<K, V> {
     /// Times `cur` filled up and the oldest generation was forgotten.
     pub fn rotations(&self) -> u64 {
         self.rotations
+    }
+
+    /// Every entry, oldest generation first (re-inserting them in this order through
+    /// [`TwoGen::entry`] keeps the recent ones recent: the state file relies on it).
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.prev.iter().chain(self.cur.iter())
     }
 
     /// Drops entries for which `keep` is false (both generations).
@@ -169,10 +175,36 @@ impl Budget {
     }
 }
 
+/// The hasher behind [`key64`]: keyed by a random 64-bit seed that the detector keeps and the
+/// state file saves with the keys (src/detect/persist.rs), because an IPv6 key64 is only
+/// meaningful under the seed that made it. Restoring keys under a different seed would make
+/// every saved IPv6 host look new (and could alias two addresses), so a restore adopts the saved
+/// seed instead. The seed never leaves the process except into the 0600 state file.
+#[derive(Clone)]
+pub struct KeySeed {
+    pub seed: u64,
+    pub hasher: FixedState,
+}
+
+impl KeySeed {
+    /// A fresh random seed (std's `RandomState` is seeded from the OS).
+    pub fn random() -> KeySeed {
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
+        KeySeed::with_seed(seed)
+    }
+
+    pub fn with_seed(seed: u64) -> KeySeed {
+        KeySeed {
+            seed,
+            hasher: FixedState::with_seed(seed),
+        }
+    }
+}
+
 /// An address key in 64 bits: IPv4 exactly (its IPv4-mapped key fits, top bit clear), IPv6 as a
 /// keyed 63-bit hash with the top bit set (a collision needs ~2^31 addresses; the seed is random).
 #[inline]
-pub fn key64(k: u128, rs: &RandomState) -> u64 {
+pub fn key64(k: u128, rs: &FixedState) -> u64 {
     if k >> 32 == 0xffff {
         k as u64
     } else {
@@ -262,7 +294,7 @@ mod tests {
         assert_eq!(span(7 * 86_400), "7 days");
         assert_eq!(plural(1, "query", "queries"), "1 query");
         assert_eq!(service_name(Proto::TCP, 443), "tcp/443");
-        let rs = RandomState::default();
+        let rs = KeySeed::random().hasher;
         let v4 = crate::aggregate::ip_key("10.1.2.3".parse().unwrap());
         assert_eq!(
             ip_of_key64(key64(v4, &rs)),

@@ -142,7 +142,7 @@ pub fn samples_json<'a>(samples: impl IntoIterator<Item = &'a Sample>, n: usize)
 /// Exponentially weighted mean and variance of a series of per-bucket values (West 1979; Finch,
 /// "Incremental calculation of weighted mean and variance", 2009). `n` counts the buckets folded
 /// in, zeros included: the warm-up test. `f32` keeps per-entry state small; sums are `f64`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ewma {
     pub mean: f32,
     pub var: f32,
@@ -179,6 +179,17 @@ impl Ewma {
 
     pub fn mean(&self) -> f64 {
         f64::from(self.mean).max(0.0)
+    }
+
+    /// A copy safe to write as JSON: a non-finite value (never expected) becomes 0, because
+    /// serde_json writes it as `null`, which would make the whole saved section unreadable.
+    pub fn finite(self) -> Ewma {
+        let f = |x: f32| if x.is_finite() { x } else { 0.0 };
+        Ewma {
+            mean: f(self.mean),
+            var: f(self.var),
+            n: self.n,
+        }
     }
 
     pub fn std(&self) -> f64 {
@@ -411,6 +422,22 @@ pub fn times(r: f64) -> String {
     } else {
         format!("{}×", count(r.round() as u64))
     }
+}
+
+/// An address key as text for the state file (JSON numbers cannot hold a `u128` through
+/// `serde_json::Value`, which is how sections are read back).
+pub fn addr_text(k: u128) -> String {
+    ip(k).to_string()
+}
+
+/// The key of an address written by [`addr_text`]; `None` for anything else.
+pub fn addr_key(s: &str) -> Option<u128> {
+    s.parse::<IpAddr>().ok().map(crate::aggregate::ip_key)
+}
+
+/// `x`, or 0 when it is not finite (see [`Ewma::finite`]).
+pub fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, HOT_RESERVE, REPORT_EVERY_S, Sample, SeenOnce, count, ip, port_key, port_label,
-    samples_json, sec, severity, times,
+    Ewma, HOT_RESERVE, REPORT_EVERY_S, Sample, SeenOnce, addr_key, addr_text, count, ip, port_key,
+    port_label, samples_json, sec, severity, times,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -129,6 +129,58 @@ impl DenyBurst {
             srcs: Assoc::new(s.capacity.max(64)),
             hot: Vec::with_capacity(HOT_RESERVE),
             s,
+        }
+    }
+}
+
+/// One tracked source as saved: its learned per-minute baseline, the running minute's count
+/// and the last report. Not saved: the evidence samples and the seen-once filter (its slots
+/// are placed by the per-process key, and it only holds the last ten minutes' one-off sources).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SrcState {
+    pub addr: String,
+    pub base: Ewma,
+    pub minute: u32,
+    pub cur: u32,
+    pub reported_at: u32,
+}
+
+impl DenyBurst {
+    /// Sources with something learned or counted (empty slots and cold entries are skipped).
+    pub fn export(&self) -> Vec<SrcState> {
+        self.srcs
+            .iter()
+            .filter(|(_, e)| e.base.n > 0 || e.cur > 0)
+            .map(|(k, e)| SrcState {
+                addr: addr_text(*k),
+                base: e.base.finite(),
+                minute: e.minute,
+                cur: e.cur,
+                reported_at: e.reported_at,
+            })
+            .collect()
+    }
+
+    /// Re-inserts saved sources under this process's key (buckets are placed by the keyed hash,
+    /// so entries are rebuilt rather than copied). Minutes missed while the daemon was down are
+    /// folded as idle minutes when the source is next seen, as for any quiet source. A smaller
+    /// `capacity` keeps whichever entries win their bucket.
+    pub fn restore(&mut self, v: Vec<SrcState>, now: Micros) {
+        let minute_now = sec(now) / 60;
+        for st in v {
+            let Some(src) = addr_key(&st.addr) else {
+                continue;
+            };
+            let h = self.kh.addr(src);
+            let (e, rk, _) = self.srcs.entry(src, h, |r| effective(r, minute_now, 254));
+            *e = Src {
+                base: st.base,
+                minute: st.minute,
+                cur: st.cur,
+                reported_at: st.reported_at,
+                ..Src::default()
+            };
+            *rk = rank(e.base.mean() as u64 + u64::from(e.cur), e.minute);
         }
     }
 }

@@ -25,11 +25,11 @@
 
 use std::net::IpAddr;
 
-use foldhash::fast::RandomState;
 use serde_json::json;
 
 use super::bounded::{
-    Budget, Overflow, REPORTS_PER_MIN, REREPORT_S, TwoGen, ip_of_key64, key64, plural, sec32, span,
+    Budget, KeySeed, Overflow, REPORTS_PER_MIN, REREPORT_S, TwoGen, ip_of_key64, key64, plural,
+    sec32, span,
 };
 use super::first_seen::capitalise;
 use super::{Context, Detector, Enabled, Finding, Kind, KindsOf, Obs, Sink, TickView};
@@ -80,8 +80,8 @@ impl Default for Settings {
 }
 
 /// One host's queries in the current window.
-#[derive(Clone, Copy)]
-struct Querier {
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Querier {
     window_start: u32,
     last: u32,
     reported: u32,
@@ -126,12 +126,105 @@ struct Bypass {
 pub struct Dns {
     s: Settings,
     enabled: Enabled,
-    hasher: RandomState,
+    /// Seed of the IPv6 [`key64`]s (saved with them: src/detect/persist.rs).
+    key: KeySeed,
     queriers: TwoGen<u128, Querier>,
     bypass: TwoGen<u128, Bypass>,
     fixed_budget: Budget,
     bypass_budget: Budget,
     last_sweep: u32,
+}
+
+/// The `dns` part of the `detect` section: the per-host windows of both kinds, with the seed
+/// of the server keys inside them. Windows that ended (and hosts the hourly sweep would forget)
+/// are not saved; nor are the report budgets (a minute long).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    pub seed: u64,
+    pub queriers: Vec<(String, Querier)>,
+    pub bypass: Vec<BypassState>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BypassState {
+    pub host: String,
+    pub first: u32,
+    pub reported: u32,
+    pub reported_queries: u32,
+    pub queries: u32,
+    pub allowed: u32,
+    pub resolvers: Vec<String>,
+}
+
+impl Dns {
+    pub fn export(&self, now: Micros) -> State {
+        let sec = sec32(now);
+        let w = self.s.window_s.max(600);
+        State {
+            seed: self.key.seed,
+            queriers: self
+                .queriers
+                .iter()
+                .filter(|(_, q)| sec.saturating_sub(q.window_start) < w)
+                .map(|(k, q)| (key_ip(*k).to_string(), *q))
+                .collect(),
+            bypass: self
+                .bypass
+                .iter()
+                .filter(|(_, b)| sec.saturating_sub(b.reported.max(b.first)) < 3600)
+                .map(|(k, b)| BypassState {
+                    host: key_ip(*k).to_string(),
+                    first: b.first,
+                    reported: b.reported,
+                    reported_queries: b.reported_queries,
+                    queries: b.queries,
+                    allowed: b.allowed,
+                    resolvers: b.resolvers[..usize::from(b.n_resolvers).min(MAX_RESOLVERS)]
+                        .iter()
+                        .map(|r| key_ip(*r).to_string())
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Restores into a fresh detector, adopting the saved seed (the server keys inside the
+    /// windows were made with it). Oldest generation first, so the recent hosts stay recent.
+    pub fn restore(&mut self, st: State) {
+        self.key = KeySeed::with_seed(st.seed);
+        let parse = |s: &str| s.parse::<IpAddr>().ok().map(crate::aggregate::ip_key);
+        for (host, mut q) in st.queriers {
+            let Some(k) = parse(&host) else { continue };
+            // Counts from the file index fixed arrays: clamp them.
+            q.n_ports = q.n_ports.min(MAX_PORTS as u8);
+            q.n_servers = q.n_servers.min(MAX_SERVERS as u8);
+            *self.queriers.entry(k, || q) = q;
+        }
+        for b in st.bypass {
+            let Some(k) = parse(&b.host) else { continue };
+            let mut resolvers = [0u128; MAX_RESOLVERS];
+            let mut n = 0u8;
+            for r in b
+                .resolvers
+                .iter()
+                .filter_map(|r| parse(r))
+                .take(MAX_RESOLVERS)
+            {
+                resolvers[usize::from(n)] = r;
+                n += 1;
+            }
+            let v = Bypass {
+                first: b.first,
+                reported: b.reported,
+                reported_queries: b.reported_queries,
+                queries: b.queries,
+                allowed: b.allowed,
+                n_resolvers: n,
+                resolvers,
+            };
+            *self.bypass.entry(k, || v) = v;
+        }
+    }
 }
 
 /// True for a DNS query (see the module docs).
@@ -145,7 +238,7 @@ impl Dns {
     pub fn new(s: Settings, enabled: Enabled, now: Micros) -> Self {
         Dns {
             enabled,
-            hasher: RandomState::default(),
+            key: KeySeed::random(),
             queriers: TwoGen::new(HOST_CAP),
             bypass: TwoGen::new(HOST_CAP),
             fixed_budget: Budget::new(REPORTS_PER_MIN),
@@ -164,7 +257,7 @@ impl Dns {
         let Some(sport) = o.r.src_port else { return };
         let sec = sec32(o.now);
         let s = &self.s;
-        let server = key64(dst, &self.hasher);
+        let server = key64(dst, &self.key.hasher);
         let q = self.queriers.entry(src, || Querier::new(sec));
         if sec.saturating_sub(q.window_start) >= s.window_s {
             *q = Querier {

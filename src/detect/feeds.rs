@@ -250,6 +250,62 @@ impl Feeds {
     }
 }
 
+/// One feed's learned behaviour as saved, by feed name: its gap histogram (what "normally
+/// sends at least every …" is learned from), the last line it saw, when silence was last
+/// reported, and the usual parse-error share. Not saved: the running parse-error minute (its
+/// counters restart at the first tick; the aggregate section restores the feed's totals).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrackState {
+    pub name: String,
+    pub last_line_at: Option<Micros>,
+    pub gaps: Vec<u32>,
+    pub n_gaps: u32,
+    pub silence_reported: u32,
+    pub baseline: Option<f64>,
+}
+
+impl Feeds {
+    /// `names`: the configured feeds, by index (as in [`TickView::feeds`]).
+    pub fn export(&self, names: &[&str]) -> Vec<TrackState> {
+        self.tracks
+            .iter()
+            .zip(names)
+            .map(|(t, name)| TrackState {
+                name: (*name).to_string(),
+                last_line_at: t.last_line_at,
+                gaps: t.gaps.to_vec(),
+                n_gaps: t.n_gaps,
+                silence_reported: t.silence_reported,
+                baseline: t.baseline.filter(|b| b.is_finite()),
+            })
+            .collect()
+    }
+
+    /// Matches saved feeds by name (ids change when sources are reordered); a feed no longer
+    /// configured is dropped, a new one starts learning.
+    pub fn restore(&mut self, v: Vec<TrackState>, names: &[&str]) {
+        for st in v {
+            let Some(i) = names.iter().position(|n| *n == st.name) else {
+                continue;
+            };
+            if self.tracks.len() <= i {
+                self.tracks.resize(i + 1, Track::default());
+            }
+            let t = &mut self.tracks[i];
+            for (g, s) in t.gaps.iter_mut().zip(&st.gaps) {
+                *g = *s;
+            }
+            // The count is the histogram's sum, whatever the file says.
+            t.n_gaps = t.gaps.iter().fold(0u32, |a, g| a.saturating_add(*g));
+            t.last_line_at = st.last_line_at;
+            t.silence_reported = st.silence_reported;
+            t.baseline = st
+                .baseline
+                .filter(|b| b.is_finite() && (0.0..=1.0).contains(b));
+        }
+    }
+}
+
 impl KindsOf for Feeds {
     const KINDS: &'static [Kind] = &[Kind::FeedSilence, Kind::ParseErrors];
 }

@@ -25,7 +25,9 @@ use foldhash::fast::RandomState;
 use serde_json::json;
 use std::hash::BuildHasher;
 
-use super::bounded::{Budget, Overflow, REPORTS_PER_MIN, US, key64, sec32, service_name, span};
+use super::bounded::{
+    Budget, KeySeed, Overflow, REPORTS_PER_MIN, US, key64, sec32, service_name, span,
+};
 use super::{Context, Detector, Enabled, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::event::{Action, Micros, Proto};
 
@@ -134,7 +136,8 @@ pub struct FirstSeen {
     service_learning_until: Micros,
     host_retention: u32,
     service_retention: u32,
-    hasher: RandomState,
+    /// Seed of the IPv6 [`key64`]s (saved with them: src/detect/persist.rs).
+    key: KeySeed,
     hosts: Set,
     services: Set,
     host_budget: Budget,
@@ -151,7 +154,7 @@ impl FirstSeen {
             service_learning_until: until(&s.service),
             host_retention: retention(&s.host),
             service_retention: retention(&s.service),
-            hasher: RandomState::default(),
+            key: KeySeed::random(),
             hosts: Set::new(HOST_CAP),
             services: Set::new(SERVICE_CAP),
             host_budget: Budget::new(REPORTS_PER_MIN),
@@ -160,6 +163,11 @@ impl FirstSeen {
             s,
             enabled,
         }
+    }
+
+    /// Hosts and services remembered.
+    pub fn known(&self) -> (usize, usize) {
+        (self.hosts.map.len(), self.services.map.len())
     }
 
     /// Hosts and services remembered, and newcomers that did not fit.
@@ -173,12 +181,12 @@ impl FirstSeen {
     }
 
     fn service_key(&self, dst: u128, proto: Proto, port: u16) -> u64 {
-        let k = key64(dst, &self.hasher);
+        let k = key64(dst, &self.key.hasher);
         if k >> 63 == 0 {
             // IPv4: 32 address bits, 8 protocol bits, 16 port bits: exact.
             (k & 0xffff_ffff) << 24 | u64::from(proto.0) << 16 | u64::from(port)
         } else {
-            self.hasher.hash_one((dst, proto.0, port)) | 1 << 63
+            self.key.hasher.hash_one((dst, proto.0, port)) | 1 << 63
         }
     }
 
@@ -258,6 +266,60 @@ impl FirstSeen {
     }
 }
 
+/// The `first_seen` part of the `detect` section: both sets, the seed their IPv6 keys were
+/// made with, and when learning ends. Not saved: the report budgets (a minute long).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    pub seed: u64,
+    pub host_learning_until: Micros,
+    pub service_learning_until: Micros,
+    /// `(key, second last seen)`; the keys are [`key64`]s (IPv4 exact, IPv6 hashed with `seed`).
+    pub hosts: Vec<(u64, u32)>,
+    pub services: Vec<(u64, u32)>,
+}
+
+impl FirstSeen {
+    pub fn export(&self) -> State {
+        let list = |set: &Set| -> Vec<(u64, u32)> {
+            let mut v: Vec<(u64, u32)> = set.map.iter().map(|(k, s)| (*k, *s)).collect();
+            v.sort_unstable();
+            v
+        };
+        State {
+            seed: self.key.seed,
+            host_learning_until: self.host_learning_until,
+            service_learning_until: self.service_learning_until,
+            hosts: list(&self.hosts),
+            services: list(&self.services),
+        }
+    }
+
+    /// Restores into a fresh detector (before anything is observed): adopts the saved seed, so
+    /// the saved IPv6 keys mean the same addresses (never keys under a different seed); keeps
+    /// the learning deadline that comes first (a learning period that ended before the restart
+    /// does not start again; a shorter `learning` in the new config still applies); drops keys
+    /// past the current retention; beyond the caps keeps the most recently seen.
+    pub fn restore(&mut self, st: State, now: Micros) {
+        self.key = KeySeed::with_seed(st.seed);
+        self.host_learning_until = self.host_learning_until.min(st.host_learning_until);
+        self.service_learning_until = self.service_learning_until.min(st.service_learning_until);
+        let sec = sec32(now);
+        for (set, mut saved, retention) in [
+            (&mut self.hosts, st.hosts, self.host_retention),
+            (&mut self.services, st.services, self.service_retention),
+        ] {
+            set.map.clear();
+            saved.retain(|(_, last)| sec.saturating_sub(*last) <= retention);
+            if saved.len() > set.cap {
+                saved.sort_unstable_by_key(|(_, last)| std::cmp::Reverse(*last));
+                saved.truncate(set.cap);
+            }
+            set.map.reserve(saved.len());
+            set.map.extend(saved);
+        }
+    }
+}
+
 fn burst(kind: Kind, what: &str, o: Overflow) -> Finding {
     let samples: Vec<String> = o.samples.iter().map(|ip| ip.to_string()).collect();
     Finding {
@@ -318,7 +380,7 @@ impl Detector for FirstSeen {
             && o.src_zone.is_internal()
             && let Some(src) = o.src
         {
-            let k = key64(src, &self.hasher);
+            let k = key64(src, &self.key.hasher);
             if self.hosts.see(k, sec, self.host_retention)
                 && o.now >= self.host_learning_until
                 && self.host_budget.allow(o.now, o.r.src_ip)

@@ -20,7 +20,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, REPORT_EVERY_S, Sample, bytes, count, ip, samples_json, sec, severity, times,
+    Ewma, REPORT_EVERY_S, Sample, addr_key, addr_text, bytes, count, ip, samples_json, sec,
+    severity, times,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -120,6 +121,90 @@ impl LargeOutbound {
             kh: KeyHasher::get(),
             srcs: Assoc::new(s.capacity.max(64)),
             s,
+        }
+    }
+}
+
+/// One tracked internal source as saved: the learned per-bucket baseline and the running
+/// bucket (bytes, records, main destination), with the bucket length they were counted in.
+/// Not saved: the largest record's sample (evidence only).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SrcState {
+    pub addr: String,
+    pub base: Ewma,
+    pub bucket: u32,
+    pub bytes: u64,
+    pub records: u32,
+    pub top_dst: String,
+    pub top_margin: u64,
+    pub reported_at: u32,
+}
+
+/// The `large_outbound` part of the `detect` section.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    /// `bucket_s` the buckets were numbered with.
+    pub bucket_s: u32,
+    pub srcs: Vec<SrcState>,
+}
+
+impl LargeOutbound {
+    pub fn export(&self) -> State {
+        State {
+            bucket_s: self.s.bucket_s,
+            srcs: self
+                .srcs
+                .iter()
+                .filter(|(_, e)| e.base.n > 0 || e.bytes > 0)
+                .map(|(k, e)| SrcState {
+                    addr: addr_text(*k),
+                    base: e.base.finite(),
+                    bucket: e.bucket,
+                    bytes: e.bytes,
+                    records: e.records,
+                    top_dst: addr_text(e.top_dst),
+                    top_margin: e.top_margin,
+                    reported_at: e.reported_at,
+                })
+                .collect(),
+        }
+    }
+
+    /// Re-inserts saved sources (see `DenyBurst::restore`). When `bucket_s` changed in config,
+    /// bucket numbers mean other times: the baselines are kept (bytes per bucket of a
+    /// different length, relearned at `alpha`), the running buckets start now.
+    pub fn restore(&mut self, st: State, now: Micros) {
+        let now_s = sec(now);
+        let minute = now_s / 60;
+        let same = st.bucket_s == self.s.bucket_s;
+        let bucket_now = now_s / self.s.bucket_s.max(1);
+        for v in st.srcs {
+            let Some(src) = addr_key(&v.addr) else {
+                continue;
+            };
+            let (e, rk, _) = self
+                .srcs
+                .entry(src, self.kh.addr(src), |r| effective(r, minute, 254));
+            *e = if same {
+                Src {
+                    base: v.base,
+                    bucket: v.bucket,
+                    bytes: v.bytes,
+                    records: v.records,
+                    top_dst: addr_key(&v.top_dst).unwrap_or(0),
+                    top_margin: v.top_margin,
+                    reported_at: v.reported_at,
+                    largest: Sample::default(),
+                }
+            } else {
+                Src {
+                    base: v.base,
+                    bucket: bucket_now,
+                    reported_at: v.reported_at,
+                    ..Src::default()
+                }
+            };
+            *rk = rank((e.base.mean() as u64).saturating_add(e.bytes) >> 16, minute);
         }
     }
 }

@@ -30,6 +30,7 @@ mod dns;
 mod feeds;
 mod first_seen;
 mod large_outbound;
+mod persist;
 mod port_scan;
 mod syn_flood;
 mod volume_spike;
@@ -44,6 +45,7 @@ use crate::event::{Micros, Record};
 pub use anomaly::{AnomalyChange, AnomalyOut, ChangeKind, Table, TableSettings};
 pub use config::SettingError;
 pub use context::{AddressList, Context, Zone};
+pub use persist::{DetectState, NAME as STATE_SECTION, Restored, VERSION as STATE_VERSION};
 
 /// Documented upper bound of the heap held by the context detectors (first_seen, dns, watchlist,
 /// feeds) at their caps, whatever the traffic (docs/detections-context.md).

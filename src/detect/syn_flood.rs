@@ -24,8 +24,8 @@ use serde_json::json;
 
 use super::assoc::{Assoc, effective, rank};
 use super::common::{
-    Ewma, HOT_RESERVE, Lc512, REPORT_EVERY_S, Sample, SeenOnce, count, ip, samples_json, sec,
-    severity, times, top32,
+    Ewma, HOT_RESERVE, Lc512, REPORT_EVERY_S, Sample, SeenOnce, addr_key, addr_text, count, ip,
+    samples_json, sec, severity, times, top32,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView};
 use crate::aggregate::keyhash::KeyHasher;
@@ -139,6 +139,52 @@ impl SynFlood {
             dsts: Assoc::new(s.capacity.max(64)),
             hot: Vec::with_capacity(HOT_RESERVE),
             s,
+        }
+    }
+}
+
+/// One tracked destination as saved: the learned per-minute baseline, the minute it was last
+/// rolled to and the last report. The running minute's counts are not saved: their distinct-
+/// source bitmap is placed by the per-process key (restoring its bits under another key would
+/// count sources wrongly), and a minute is short; so the saved minute folds as 0.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DstState {
+    pub addr: String,
+    pub base: Ewma,
+    pub minute: u32,
+    pub reported_at: u32,
+}
+
+impl SynFlood {
+    pub fn export(&self) -> Vec<DstState> {
+        self.dsts
+            .iter()
+            .filter(|(_, e)| e.base.n > 0)
+            .map(|(k, e)| DstState {
+                addr: addr_text(*k),
+                base: e.base.finite(),
+                minute: e.minute,
+                reported_at: e.reported_at,
+            })
+            .collect()
+    }
+
+    /// Re-inserts saved destinations (see `DenyBurst::restore`).
+    pub fn restore(&mut self, v: Vec<DstState>, now: Micros) {
+        let minute_now = sec(now) / 60;
+        for st in v {
+            let Some(dst) = addr_key(&st.addr) else {
+                continue;
+            };
+            let h = self.kh.addr(dst);
+            let (e, rk, _) = self.dsts.entry(dst, h, |r| effective(r, minute_now, 254));
+            *e = Dst {
+                base: st.base,
+                minute: st.minute,
+                reported_at: st.reported_at,
+                ..Dst::default()
+            };
+            *rk = rank(e.base.mean() as u64, e.minute);
         }
     }
 }

@@ -20,7 +20,7 @@
 use serde_json::json;
 
 use super::common::{
-    Ewma, REPORT_EVERY_S, Sample, bytes, count, samples_json, sec, severity, times,
+    Ewma, REPORT_EVERY_S, Sample, bytes, count, finite, samples_json, sec, severity, times,
 };
 use super::{Context, Detector, Finding, Kind, KindsOf, Obs, Sink, TickView, Zone};
 use crate::event::Micros;
@@ -64,8 +64,8 @@ impl Default for Settings {
 }
 
 /// One hour of the day: per-minute mean and mean square, averaged across days.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Slot {
     mean: f64,
     sq: f64,
     days: u32,
@@ -97,10 +97,10 @@ impl Slot {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Metric {
-    cur: u64,
-    ewma: Ewma,
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Metric {
+    pub(super) cur: u64,
+    pub(super) ewma: Ewma,
     hours: [Slot; 24],
 }
 
@@ -216,6 +216,108 @@ fn series_of(z: Zone) -> Option<usize> {
         Zone::Internal => Some(1),
         Zone::Named(i) if usize::from(i) < MAX_NAMED => Some(2 + usize::from(i)),
         _ => None,
+    }
+}
+
+/// The `volume_spike` part of the `detect` section: every series' minute EWMA and hour-of-day
+/// profile (the part that takes hours and days to learn), by name so that a zone renamed,
+/// added or removed in config only loses its own series. Not saved: the evidence sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    /// Unix minute of the running values.
+    pub minute: u32,
+    pub partial: bool,
+    pub series: Vec<SeriesState>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeriesState {
+    /// `*all`, `*internal`, or `zone:<name>`.
+    pub name: String,
+    pub events: Metric,
+    pub bytes: Metric,
+    pub reported_at: u32,
+}
+
+impl Slot {
+    fn finite(self) -> Slot {
+        Slot {
+            mean: finite(self.mean),
+            sq: finite(self.sq),
+            acc_sum: finite(self.acc_sum),
+            acc_sq: finite(self.acc_sq),
+            ..self
+        }
+    }
+}
+
+impl Metric {
+    fn finite(self) -> Metric {
+        Metric {
+            cur: self.cur,
+            ewma: self.ewma.finite(),
+            hours: self.hours.map(Slot::finite),
+        }
+    }
+}
+
+fn series_name(i: usize, ctx: &Context) -> Option<String> {
+    match i {
+        0 => Some("*all".into()),
+        1 => Some("*internal".into()),
+        n => ctx.zone_names().get(n - 2).map(|z| format!("zone:{z}")),
+    }
+}
+
+impl VolumeSpike {
+    pub fn export(&self, ctx: &Context) -> State {
+        State {
+            minute: self.minute,
+            partial: self.partial,
+            series: self
+                .series
+                .iter()
+                .enumerate()
+                .filter(|(_, se)| se.events.ewma.n > 0 || se.events.cur > 0)
+                .filter_map(|(i, se)| {
+                    Some(SeriesState {
+                        name: series_name(i, ctx)?,
+                        events: se.events.finite(),
+                        bytes: se.bytes.finite(),
+                        reported_at: se.reported_at,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts the learned levels back, matching series by name under the current zones.
+    ///
+    /// The time the daemon was down is *not* folded into the baselines as quiet minutes: the
+    /// traffic did not stop, socwall just did not see it (and the lines it re-reads from the
+    /// saved positions arrive now). So when the restart is in a later minute, the saved running
+    /// minute is dropped and the new one starts partial; within the same minute the saved counts
+    /// continue (they count exactly the lines before the saved positions).
+    pub fn restore(&mut self, st: State, ctx: &Context, now: Micros) {
+        let same_minute = st.minute == sec(now) / 60;
+        for (i, se) in self.series.iter_mut().enumerate() {
+            let Some(name) = series_name(i, ctx) else {
+                continue;
+            };
+            let Some(saved) = st.series.iter().find(|s| s.name == name) else {
+                continue;
+            };
+            se.events = saved.events;
+            se.bytes = saved.bytes;
+            se.reported_at = saved.reported_at;
+            if !same_minute {
+                se.events.cur = 0;
+                se.bytes.cur = 0;
+            }
+        }
+        if same_minute {
+            self.partial = st.partial;
+        }
     }
 }
 

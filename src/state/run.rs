@@ -18,6 +18,7 @@ use crate::aggregate::{
     AggregateState, Aggregator, STATE_SECTION, STATE_VERSION, StateErrorOut, StateOut,
 };
 use crate::config::StateSettings;
+use crate::detect::{self, DetectState};
 use crate::tail::{SourceSpec, TailCheckpoint};
 use crate::time::format_rfc3339_millis;
 
@@ -26,6 +27,9 @@ pub struct Restored {
     /// Positions for [`crate::tail::Tailer::resume`] (empty when there was no state).
     pub tail: TailCheckpoint,
     pub aggregate: Option<AggregateState>,
+    /// The detection engine's part (`detect` section), restored independently: an unreadable
+    /// one is reported and the detectors start fresh while positions and totals restore.
+    pub detect: Option<DetectState>,
 }
 
 /// Saving state while the daemon runs.
@@ -45,6 +49,7 @@ impl Persistence {
         let mut restored = Restored {
             tail: TailCheckpoint::positions_only(Vec::new()),
             aggregate: None,
+            detect: None,
         };
         let Some(dir) = &settings.dir else {
             return (None, restored);
@@ -70,6 +75,10 @@ impl Persistence {
                 Ok(a) => restored.aggregate = a,
                 Err(e) => section_problem(&health, e),
             }
+            match loaded.section::<DetectState>(detect::STATE_SECTION, detect::STATE_VERSION) {
+                Ok(d) => restored.detect = d,
+                Err(e) => section_problem(&health, e),
+            }
             let other: Vec<&str> = loaded.remaining().collect();
             if !other.is_empty() {
                 tracing::info!(sections = ?other, "state sections this build does not use; ignored");
@@ -79,6 +88,7 @@ impl Persistence {
                 written_at = %format_rfc3339_millis(micros(loaded.written_at)),
                 file_positions = restored.tail.files.len(),
                 lines = restored.aggregate.as_ref().map_or(0, |a| a.totals.lines),
+                open_anomalies = restored.detect.as_ref().map_or(0, |d| d.table.open.len()),
                 "restored state"
             );
         } else if outcome.problems.is_empty() {
@@ -105,6 +115,11 @@ impl Persistence {
         vec![
             TailSection::new(cp, &self.specs).section(),
             SectionOut::new(STATE_SECTION, STATE_VERSION, agg.persist()),
+            SectionOut::new(
+                detect::STATE_SECTION,
+                detect::STATE_VERSION,
+                agg.persist_detect(),
+            ),
         ]
     }
 
