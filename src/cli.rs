@@ -121,6 +121,23 @@ pub enum Command {
         /// event time with planted incidents; print peak RSS and which incidents were reported.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=200_000_000))]
         flood: Option<u64>,
+        /// Instead: the load test (docs/PERFORMANCE.md). The real daemon on loopback, a writer
+        /// appending --rate lines/s, first without clients, then with --clients WebSocket
+        /// clients of which --slow never read; PASS/FAIL per criterion, exit 1 on a FAIL.
+        #[arg(long, conflicts_with = "flood")]
+        load: bool,
+        /// --load: WebSocket clients in all.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        clients: u64,
+        /// --load: of those, clients that never read (must be evicted).
+        #[arg(long, default_value_t = 10)]
+        slow: u64,
+        /// --load: lines appended per second.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        rate: u64,
+        /// --load: seconds per phase (without clients, then with them).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        duration: u64,
     },
 }
 
@@ -142,7 +159,29 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check(&args),
         Some(Command::Parse { format, files }) => crate::parse::cmd::main(&format, &files),
         Some(Command::Demo { listen, rate, dir }) => demo(listen, rate, dir),
-        Some(Command::Bench { lines, flood: None }) => crate::bench::main(lines),
+        Some(Command::Bench {
+            load: true,
+            clients,
+            slow,
+            rate,
+            duration,
+            ..
+        }) => {
+            if slow > clients {
+                eprintln!("socwall bench --load: --slow {slow} is more than --clients {clients}");
+                return ExitCode::from(2);
+            }
+            crate::load::main(crate::load::LoadOptions {
+                clients: clients as usize,
+                slow: slow as usize,
+                rate,
+                duration: std::time::Duration::from_secs(duration),
+                ..crate::load::LoadOptions::default()
+            })
+        }
+        Some(Command::Bench {
+            lines, flood: None, ..
+        }) => crate::bench::main(lines),
         Some(Command::Bench { flood: Some(n), .. }) => crate::bench::flood(n),
         Some(Command::Scenario {
             out,

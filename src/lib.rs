@@ -21,6 +21,7 @@ pub mod detect;
 pub mod event;
 pub mod hub;
 pub mod listen;
+pub mod load;
 pub mod parse;
 pub mod replay;
 pub mod scenario;

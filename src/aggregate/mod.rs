@@ -245,6 +245,8 @@ pub struct Aggregator {
     anomalies_dirty: bool,
     /// State persistence health, shown in snapshots (`None`: no state dir).
     state: Option<StateOut>,
+    /// `state` changed since the last `update()`: the next update carries it.
+    state_unsent: bool,
 }
 
 /// Most anomaly changes kept between two updates.
@@ -319,6 +321,7 @@ impl Aggregator {
             anomaly_changes: Vec::new(),
             anomalies_dirty: false,
             state: None,
+            state_unsent: false,
         }
     }
 
@@ -570,7 +573,8 @@ impl Aggregator {
     pub fn set_state_health(&mut self, s: Option<StateOut>) {
         if self.state != s {
             self.state = s;
-            // Owed a snapshot (the only message that carries it), like any other change.
+            // Owed to the walls: snapshots carry it, and so does the next update.
+            self.state_unsent = true;
             self.dirty = true;
         }
     }
@@ -821,6 +825,11 @@ impl Aggregator {
             first_seen,
             sources: self.sources(now),
             anomalies,
+            state: if std::mem::take(&mut self.state_unsent) {
+                self.state.clone()
+            } else {
+                None
+            },
         };
         self.dirty = false;
         self.last_states = self.feeds.iter().map(|f| f.state(now)).collect();

@@ -286,6 +286,10 @@ pub struct Update {
     /// The whole anomaly list when it changed since the previous update.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anomalies: Option<Vec<crate::detect::AnomalyOut>>,
+    /// State persistence health when it changed since the previous update (added field), so
+    /// that an open wall learns of a save failure, and of its end, without reconnecting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateOut>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -554,6 +554,46 @@ fn update_sends_topn_at_most_once_per_second() {
     );
 }
 
+#[test]
+fn update_carries_state_health_once_when_it_changes() {
+    let mut a = Aggregator::new(settings(), T0);
+    let failing = StateOut {
+        saved_at: Some("2026-11-24T03:40:00.000Z".into()),
+        saves: 3,
+        failures: 1,
+        skipped: 0,
+        error: Some(StateErrorOut {
+            since: "2026-11-24T03:40:05.000Z".into(),
+            error: "No space left on device (os error 28)".into(),
+        }),
+        restored_from: None,
+        load_problems: Vec::new(),
+    };
+    assert!(a.update(T0).state.is_none(), "nothing to say yet");
+    a.set_state_health(Some(failing.clone()));
+    assert!(a.dirty(T0 + 1), "a change is owed to the walls");
+    let j = serde_json::to_value(a.update(T0 + 250_000)).unwrap();
+    assert_eq!(
+        j["state"]["error"]["error"],
+        "No space left on device (os error 28)"
+    );
+    assert_eq!(j["state"]["failures"], 1);
+    // Sent once: the next update leaves the key out (the wall keeps its copy).
+    let j = serde_json::to_value(a.update(T0 + 500_000)).unwrap();
+    assert!(j.get("state").is_none(), "{j}");
+    // The same value again is not a change; a recovery is.
+    a.set_state_health(Some(failing.clone()));
+    assert!(a.update(T0 + 750_000).state.is_none());
+    let ok = StateOut {
+        error: None,
+        saves: 4,
+        ..failing
+    };
+    a.set_state_health(Some(ok));
+    let u = a.update(T0 + SEC).state.expect("recovery sent");
+    assert_eq!((u.error, u.saves), (None, 4));
+}
+
 fn keys(v: &serde_json::Value) -> BTreeSet<String> {
     v.as_object().expect("object").keys().cloned().collect()
 }

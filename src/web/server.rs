@@ -25,6 +25,13 @@ use super::{Peer, WebState, plain};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Request headers must arrive within this (slow-loris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
+/// Kernel send buffer of each accepted connection (Linux doubles it for bookkeeping). Without a
+/// cap, autotuning on a fast link grows it to `tcp_wmem` max (4 MiB by default): a wall client
+/// that stops reading would then swallow a minute or more of updates before its writes block and
+/// `max_update_age` can even start counting (measured by `socwall bench --load`,
+/// docs/PERFORMANCE.md). 256 KiB still holds several snapshots and allows ≈ 20 MB/s at 25 ms
+/// RTT, far more than a wall needs.
+pub const SEND_BUFFER_BYTES: usize = 256 * 1024;
 /// Requests still running at shutdown get this long.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,6 +58,10 @@ pub async fn serve(listener: TcpListener, state: Arc<WebState>, tls: Option<Tls>
             },
             _ = shutdown.wait() => break,
         };
+        // Best effort: a socket that refuses the option is served with the kernel's default.
+        if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+            tracing::debug!(%peer, "cannot set the send buffer size: {e}");
+        }
         let ctx = Ctx {
             svc: svc.clone(),
             state: state.clone(),

@@ -1,4 +1,6 @@
-// web/widgets/health/health.js: the `health` widget — the daemon's own health for the shift lead: wall clients, total tail lag, publish time, uptime, parse errors, with warn/crit spelled out.
+// web/widgets/health/health.js: the `health` widget — the daemon's own health for the shift lead: wall clients, total tail lag, publish time, uptime, parse errors, state saving, with warn/crit spelled out.
+//
+// The state-save error text comes from the OS (disk full, permissions): textContent only.
 
 import { fmtAge, fmtBytes, fmtNum, parseTime } from '../../format.js';
 
@@ -19,6 +21,21 @@ function row(label) {
   return { r, v };
 }
 
+/** [text, level] for the `state` key (docs/PROTOCOL.md): `null` = no `[state] dir`; an `error`
+ * = saving fails right now (positions and counts would be lost on a crash): critical. */
+export function stateSaved(st, now) {
+  if (!st || typeof st !== 'object') return ['off', ''];
+  if (st.error && typeof st.error === 'object') {
+    const since = parseTime(st.error.since);
+    const age = Number.isFinite(since) && Number.isFinite(now) ? ' for ' + fmtAge((now - since) / 1000) : '';
+    const msg = String(st.error.error ?? '').replace(/\s*\(os error \d+\)$/, '');
+    return [`FAILING${age} · ${msg}`, 'crit'];
+  }
+  const at = parseTime(st.saved_at);
+  if (!Number.isFinite(at)) return ['not yet', ''];
+  return [Number.isFinite(now) ? fmtAge((now - at) / 1000) + ' ago' : 'yes', ''];
+}
+
 export function create(el) {
   const root = document.createElement('div');
   root.className = 'health';
@@ -28,6 +45,7 @@ export function create(el) {
     publish: row('Publish time'),
     uptime: row('Uptime'),
     errors: row('Parse errors'),
+    saved: row('State saved'),
   };
   for (const x of Object.values(rows)) root.appendChild(x.r);
   el.appendChild(root);
@@ -38,7 +56,7 @@ export function create(el) {
   }
 
   return {
-    keys: ['daemon', 'sources', 'totals', 'server_time'],
+    keys: ['daemon', 'sources', 'totals', 'server_time', 'state'],
     update(state) {
       const d = state.daemon || {};
       set(rows.clients, typeof d.clients === 'number' ? fmtNum(d.clients) : '—');
@@ -50,6 +68,8 @@ export function create(el) {
       set(rows.uptime, fmtAge(up));
       const pe = state.totals ? Number(state.totals.parse_errors) : NaN;
       set(rows.errors, fmtNum(pe), pe > 0 ? 'warn' : '');
+      set(rows.saved, ...stateSaved(state.state, parseTime(state.server_time)));
+      rows.saved.r.title = state.state && state.state.error ? String(state.state.error.error ?? '') : '';
     },
     destroy() {
       root.remove();
