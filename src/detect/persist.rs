@@ -321,8 +321,10 @@ mod tests {
 
         // New config: beaconing off, two anomalies at most, zone "users" gone, "servers" moved
         // to index 0, a new zone "dmz".
-        let mut s = DetectSettings::default();
-        s.disabled = vec![Kind::Beaconing];
+        let mut s = DetectSettings {
+            disabled: vec![Kind::Beaconing],
+            ..DetectSettings::default()
+        };
         s.table.max_open = 2;
         let c = |x: &str| x.parse::<crate::aggregate::Cidr>().unwrap();
         let ctx2 = Context::new(
