@@ -19,7 +19,7 @@ use crate::aggregate::{
 };
 use crate::config::{Input, Settings};
 use crate::dashboard::Dashboards;
-use crate::detect::Context;
+use crate::detect::{Context, DetectSettings};
 use crate::hub::{self, Frame, HubStats, Published};
 use crate::listen::{ListenStats, netflow, syslog};
 use crate::parse::stage;
@@ -209,7 +209,7 @@ pub async fn run(
     let (frames_tx, frames_rx) = watch::channel(Arc::new(Frame::default()));
     let (series_tx, series_rx) = mpsc::channel::<SeriesRequest>(16);
     let (anomalies_tx, anomalies_rx) = mpsc::channel::<AnomaliesRequest>(16);
-    let (context_tx, context_rx) = mpsc::channel::<Context>(2);
+    let (context_tx, context_rx) = mpsc::channel::<(Context, DetectSettings)>(2);
     let stats = Arc::new(HubStats::default());
     let reload_task = settings.file.clone().map(|path| {
         tokio::spawn(reload_loop(
@@ -408,7 +408,7 @@ async fn aggregate_loop(
     mut events: mpsc::Receiver<EventBatch>,
     mut series: mpsc::Receiver<SeriesRequest>,
     mut anomalies: mpsc::Receiver<AnomaliesRequest>,
-    mut contexts: mpsc::Receiver<Context>,
+    mut contexts: mpsc::Receiver<(Context, DetectSettings)>,
     publish: mpsc::Sender<
         Published<
             crate::aggregate::Snapshot,
@@ -514,7 +514,11 @@ async fn aggregate_loop(
             },
             // Guarded: without a config file there is no reload task and the channel is closed.
             ctx = contexts.recv(), if contexts_open => match ctx {
-                Some(ctx) => agg.set_context(ctx),
+                Some((ctx, detect)) => {
+                    if agg.set_site(ctx, detect) {
+                        tracing::info!("detector settings changed: detectors rebuilt, learned state carried over");
+                    }
+                }
                 None => contexts_open = false,
             },
         }
@@ -536,12 +540,12 @@ fn file_sig(p: &Path) -> Option<(SystemTime, u64)> {
 
 /// Hot reload: polls the config file and the watchlist files every [`RELOAD_POLL`]; on a change
 /// re-reads and validates the whole file (off the aggregator's task) and sends the new networks,
-/// zones, resolvers and watchlists to the aggregator. A bad reload keeps the last good context and
+/// zones, resolvers, watchlists and `[detect]` settings to the aggregator. A bad reload keeps the last good context and
 /// logs the error with `file:line`. Other settings need a restart.
 async fn reload_loop(
     path: PathBuf,
     watchlists: Vec<PathBuf>,
-    tx: mpsc::Sender<Context>,
+    tx: mpsc::Sender<(Context, DetectSettings)>,
     stats: Arc<HubStats>,
     mut stop: shutdown::Shutdown,
 ) {
@@ -584,16 +588,16 @@ async fn reload_loop(
                     zones = s.site.zones.len(),
                     approved_resolvers = s.site.approved_resolvers.len(),
                     watchlists = s.site.watchlists.len(),
-                    "reloaded networks, zones, resolvers and watchlists (other settings need a restart)"
+                    "reloaded networks, zones, resolvers, watchlists and [detect] (other settings need a restart)"
                 );
-                if tx.send(s.site.context()).await.is_err() {
+                if tx.send((s.site.context(), s.detect.clone())).await.is_err() {
                     break;
                 }
                 stats.config_reloads.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 tracing::error!(
-                    "config reload failed, keeping the last good networks, zones, resolvers and watchlists: {e}"
+                    "config reload failed, keeping the last good networks, zones, resolvers, watchlists and [detect]: {e}"
                 );
                 stats.config_reload_errors.fetch_add(1, Ordering::Relaxed);
             }

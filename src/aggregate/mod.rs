@@ -332,6 +332,23 @@ impl Aggregator {
         self.detect.set_context(ctx);
     }
 
+    /// Hot reload of the whole site: the context, and the `[detect]` settings. Unchanged
+    /// settings only swap the context; changed ones rebuild the engine and carry over what the
+    /// state file would (open anomalies with their ids, first-seen history, baselines, feed
+    /// gaps: src/detect/persist.rs), so a threshold edit does not restart learning. Short-window
+    /// state (port-scan windows, beacon rings) starts again. Returns true when rebuilt.
+    pub fn set_site(&mut self, ctx: Context, detect: crate::detect::DetectSettings) -> bool {
+        if *self.detect.settings() == detect {
+            self.set_context(ctx);
+            return false;
+        }
+        self.nets = ctx.internal_masks();
+        let kept = self.persist_detect();
+        self.detect = Engine::new(detect, ctx, self.clock);
+        let _ = self.restore_detect(kept);
+        true
+    }
+
     /// Runs the detectors' once-per-second evaluation (a no-op within the same second) and
     /// collects the anomaly changes for the next update. `snapshot` and `update` call it; the
     /// daemon also calls it every tick, so silence is noticed and anomalies decay and close

@@ -340,6 +340,8 @@ pub trait KindsOf {
 
 /// The detection engine: detectors + the anomaly table.
 pub struct Engine {
+    /// What it was built from: a config reload with other settings rebuilds the engine.
+    settings: DetectSettings,
     ctx: Context,
     enabled: Enabled,
     d: Detectors,
@@ -355,7 +357,9 @@ pub struct Engine {
 impl Engine {
     pub fn new(settings: DetectSettings, ctx: Context, now: Micros) -> Self {
         let enabled = Enabled::new(&settings.disabled);
+        let kept = settings.clone();
         Engine {
+            settings: kept,
             d: Detectors {
                 port_scan: port_scan::PortScan::new(settings.port_scan, now),
                 deny_burst: deny_burst::DenyBurst::new(settings.deny_burst, now),
@@ -385,6 +389,10 @@ impl Engine {
 
     pub fn context(&self) -> &Context {
         &self.ctx
+    }
+
+    pub fn settings(&self) -> &DetectSettings {
+        &self.settings
     }
 
     /// Per record, on the hot path.

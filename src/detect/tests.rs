@@ -165,3 +165,52 @@ fn aggregator_applies_a_new_context_and_hands_over_anomaly_changes() {
     assert_eq!(v["id"], "watchlist_hit-1");
     assert_eq!(v["zone"], "external");
 }
+
+#[test]
+fn a_detect_settings_reload_rebuilds_the_engine_and_keeps_open_anomalies() {
+    use crate::aggregate::{AggregateSettings, Aggregator, EventBatch};
+    let mut a = Aggregator::new(AggregateSettings::default(), T0);
+    let mut ctx = Context::new(&["10.0.0.0/8".parse().unwrap()], &[]);
+    let mut l = AddressList::new("threat-intel");
+    l.add("203.0.113.66".parse().unwrap());
+    ctx.watchlists.push(l);
+    a.set_context(ctx.clone());
+    let r = super::tests_support::rec(
+        "10.1.4.22",
+        50000,
+        "203.0.113.66",
+        443,
+        crate::event::Action::Allow,
+    );
+    let batch = EventBatch {
+        source: 0,
+        lines: 1,
+        records: vec![r],
+        ..EventBatch::default()
+    };
+    a.ingest(&batch, T0 + S);
+    a.detect_tick(T0 + S);
+    let before = a.anomalies(T0 + S, 10);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].id, "watchlist_hit-1");
+    // Same settings: only the context is swapped.
+    assert!(!a.set_site(ctx.clone(), DetectSettings::default()));
+    // A changed threshold: rebuilt, the open anomaly keeps its id and count.
+    let mut changed = DetectSettings::default();
+    changed.port_scan.vertical_ports = 40;
+    assert!(a.set_site(ctx.clone(), changed.clone()));
+    let after = a.anomalies(T0 + 2 * S, 10);
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        (after[0].id.as_str(), after[0].count),
+        ("watchlist_hit-1", before[0].count)
+    );
+    // The same again is no change; the next hit of the pair merges into the same anomaly.
+    assert!(!a.set_site(ctx, changed));
+    a.ingest(&batch, T0 + 3 * S);
+    a.detect_tick(T0 + 3 * S);
+    let merged = a.anomalies(T0 + 3 * S, 10);
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].id, "watchlist_hit-1");
+    assert_eq!(merged[0].count, before[0].count + 1);
+}
