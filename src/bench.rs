@@ -98,8 +98,12 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn cpu_seconds() -> Option<f64> {
-    // utime + stime from /proc/self/stat, in clock ticks (100 Hz on Linux).
-    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds (clock ticks at 100 Hz on Linux).
+fn stat_cpu_seconds(path: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(path).ok()?;
     let rest = s.rsplit(')').next()?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
@@ -110,11 +114,7 @@ fn cpu_seconds() -> Option<f64> {
 /// unlike the wall clock, it does not count the time the thread waited for a core, so runs on a
 /// machine busy with other work still compare.
 fn thread_cpu_seconds() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let rest = s.rsplit(')').next()?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
+    stat_cpu_seconds("/proc/thread-self/stat")
 }
 
 /// Lines per second over `elapsed` wall seconds, or over the thread's CPU seconds when they are
